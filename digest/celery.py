@@ -1,0 +1,32 @@
+"""The Celery app and the beat schedule.
+
+`celery -A digest worker` consumes every queue the project uses; `celery -A digest beat` runs the
+schedule (exactly one beat). Without CELERY_BROKER_URL tasks run in-process (settings).
+"""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digest.settings")
+
+app = Celery("digest")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule(sender: Celery, **_: object) -> None:
+    from django.conf import settings
+
+    sender.conf.beat_schedule = {
+        "fetch-daily": {
+            "task": "digest.fetch_day",
+            "schedule": crontab(minute=0, hour=settings.FETCH_HOUR_UTC),
+        },
+        "plan-hourly": {
+            "task": "digest.plan_deliveries",
+            "schedule": crontab(minute=5),
+        },
+    }

@@ -1,0 +1,1 @@
+"""Delivery-webhook receivers (bounces, complaints, unsubscribes) arrive with the delivery work."""
