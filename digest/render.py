@@ -1,0 +1,86 @@
+"""Emails: a Jinja2 environment (autoescape on), CSS inlined by premailer without network.
+
+Work many recipients share is done once: a stylesheet is read once, and fragments inlined once
+per process are cached by their content (see `inline_fragment`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+from django.conf import settings
+from premailer import Premailer
+
+EMAIL_TEMPLATES = Path(settings.BASE_DIR) / "templates" / "email"
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    # A bare jinja2.Environment has autoescape off; paper text is untrusted, so it is on for
+    # every .html template. Text parts and subjects stay literal (they are not HTML).
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(EMAIL_TEMPLATES),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["site_name"] = settings.SITE_NAME
+    env.globals["site_url"] = settings.SITE_URL
+    return env
+
+
+@lru_cache(maxsize=8)
+def stylesheet(name: str = "email.css") -> str:
+    return (EMAIL_TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def inline_css(html: str, *, css: str | None = None) -> str:
+    """Inline the stylesheet into `html`. Media queries stay in a <style> block (they can't
+    be inlined); no network: premailer would otherwise fetch linked CSS with no timeout."""
+    return Premailer(
+        html,
+        css_text=css if css is not None else stylesheet(),
+        allow_network=False,
+        remove_classes=False,
+        keep_style_tags=True,
+        strip_important=False,
+        disable_validation=True,
+        cssutils_logging_level="CRITICAL",
+    ).transform(pretty_print=False)
+
+
+@lru_cache(maxsize=20000)
+def inline_fragment(fragment: str) -> str:
+    """Inline the stylesheet into a fragment of markup (a paper card), cached by content."""
+    document = inline_css(f"<html><head></head><body>{fragment}</body></html>")
+    match = _BODY.search(document)
+    return match.group(1) if match else fragment
+
+
+def fold_header(value: str, *, limit: int = 200) -> str:
+    """One line, no control characters: paper text in a subject never starts a second header."""
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def render_email(prefix: str, context: dict[str, object]) -> RenderedEmail:
+    """Render `<prefix>.subject.txt`, `.txt` and `.html` with the CSS inlined (for one-off mail:
+    confirmations, manage links). The daily digest assembles pre-inlined parts instead."""
+    env = environment()
+    subject = env.get_template(f"{prefix}.subject.txt").render(context)
+    text = env.get_template(f"{prefix}.txt").render(context)
+    html = env.get_template(f"{prefix}.html").render(context)
+    return RenderedEmail(subject=fold_header(subject), text=text, html=inline_css(html))

@@ -1,0 +1,35 @@
+"""Reads about papers: which day is current, what is trending."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db.models import QuerySet
+
+from digest.models import Paper
+
+
+def visible_papers() -> QuerySet[Paper]:
+    """Papers a reader may see: not hidden by an editor, not withdrawn by the authors."""
+    return Paper.objects.filter(hidden=False, withdrawn_at__isnull=True)
+
+
+def latest_listing_day(*, on_or_before: date | None = None) -> date | None:
+    """The newest day with a listing (a weekend has none), at or before `on_or_before`."""
+    papers = Paper.objects.all()
+    if on_or_before is not None:
+        papers = papers.filter(listed_on__lte=on_or_before)
+    return papers.order_by("-listed_on").values_list("listed_on", flat=True).first()
+
+
+def papers_listed(*, day: date, days: int = 1) -> QuerySet[Paper]:
+    """Visible papers listed in the `days` days ending on `day` (7 for a weekly digest)."""
+    return visible_papers().filter(listed_on__gt=day - timedelta(days=days), listed_on__lte=day)
+
+
+def trending_papers(*, day: date, days: int = 1, limit: int | None = None) -> list[Paper]:
+    """The trending order: featured, then pinned (by their order), then by upvotes."""
+    papers = papers_listed(day=day, days=days).order_by(
+        "-featured", "-pinned", "pin_order", "-upvotes", "-comments", "arxiv_id"
+    )
+    return list(papers[:limit] if limit else papers)

@@ -1,0 +1,69 @@
+"""Signed links, one salt per purpose, so a token for one purpose is refused by the others.
+
+https://docs.djangoproject.com/en/5.2/topics/signing/
+Confirm and manage tokens expire and carry the subscriber's token version, so bumping the version
+revokes them. Unsubscribe tokens never expire and ignore the version: they can only unsubscribe,
+and a link in an old email must keep working (RFC 8058; providers expect at least 60 days).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.core import signing
+
+from subscriptions.models import Subscriber
+
+
+class Purpose(StrEnum):
+    CONFIRM = "confirm"
+    MANAGE = "manage"
+    UNSUBSCRIBE = "unsubscribe"
+    VIEW = "view"  # the personal "view in browser" page of one delivery
+
+
+class TokenError(Exception):
+    """The link is expired, tampered with, revoked, or meant for another purpose."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+def _salt(purpose: Purpose) -> str:
+    return f"subscriptions.tokens.{purpose.value}"
+
+
+def _max_age(purpose: Purpose) -> timedelta | None:
+    if purpose is Purpose.CONFIRM:
+        return timedelta(days=settings.CONFIRM_MAX_AGE_DAYS)
+    if purpose is Purpose.MANAGE:
+        return timedelta(days=settings.MANAGE_MAX_AGE_DAYS)
+    return None
+
+
+def make_token(subscriber: Subscriber, purpose: Purpose, *, extra: int | None = None) -> str:
+    payload: list[int] = [subscriber.pk, subscriber.token_version]
+    if extra is not None:
+        payload.append(extra)
+    return signing.dumps(payload, salt=_salt(purpose), compress=False)
+
+
+def read_token(token: str, purpose: Purpose) -> tuple[Subscriber, int | None]:
+    """Return the subscriber (and the extra value, e.g. a delivery id) or raise TokenError."""
+    try:
+        payload = signing.loads(token, salt=_salt(purpose), max_age=_max_age(purpose))
+    except signing.SignatureExpired as exc:
+        raise TokenError("This link has expired.", expired=True) from exc
+    except signing.BadSignature as exc:
+        raise TokenError("This link is not valid.") from exc
+    if not (isinstance(payload, list) and 2 <= len(payload) <= 3):
+        raise TokenError("This link is not valid.")
+    subscriber = Subscriber.objects.filter(pk=payload[0]).first()
+    if subscriber is None:
+        raise TokenError("This link is not valid.")
+    if purpose is not Purpose.UNSUBSCRIBE and payload[1] != subscriber.token_version:
+        raise TokenError("This link has been replaced by a newer one.")
+    return subscriber, payload[2] if len(payload) == 3 else None
