@@ -59,12 +59,11 @@ def fetch_hf_day(
     listing = Listing()
     seen_ids: set[str] = set()
     seen_urls: set[str] = set()
-    url: str | None = base_url
+    url = base_url
     query: dict[str, str | int] | None = params
     position = 0
 
     for _page in range(max_pages):
-        assert url is not None
         response = fetcher.get(url, params=query)
         seen_urls.add(str(response.url))
         items = _json_list(response)
@@ -98,8 +97,10 @@ def fetch_hf_day_from_settings(day: date, *, fetcher: HttpFetcher | None = None)
     """`fetch_hf_day` with `HF_PAPERS_URL` and the HTTP settings, for commands and tasks."""
     from django.conf import settings
 
-    with fetcher or HttpFetcher.from_settings() as http:
-        return fetch_hf_day(day, base_url=settings.HF_PAPERS_URL, fetcher=http)
+    if fetcher is not None:
+        return fetch_hf_day(day, base_url=settings.HF_PAPERS_URL, fetcher=fetcher)
+    with HttpFetcher.from_settings() as own_fetcher:
+        return fetch_hf_day(day, base_url=settings.HF_PAPERS_URL, fetcher=own_fetcher)
 
 
 def parse_hf_items(items: list[Any], *, listed_on: date, first_position: int = 0) -> Listing:
@@ -158,12 +159,12 @@ def _raw_id(item: object) -> str:
 
 def _record(item: object, *, listed_on: date) -> PaperRecord:
     if not isinstance(item, Mapping):
-        raise _Skip(f"item is not an object (got {type(item).__name__})")
+        raise _Skip(f"item is not an object (got {_json_type(item)})")
     paper = item.get("paper")
     if paper is None:
         raise _Skip("missing paper")
     if not isinstance(paper, Mapping):
-        raise _Skip(f"paper is not an object (got {type(paper).__name__})")
+        raise _Skip(f"paper is not an object (got {_json_type(paper)})")
 
     raw_id = _optional(paper, "id", str, "paper.id")
     if not raw_id:
@@ -217,6 +218,19 @@ def _optional(obj: Mapping[str, Any], key: str, kind: type[T], label: str) -> T 
 
 def _kind_name(kind: type) -> str:
     return {str: "a string", int: "an integer", list: "a list"}.get(kind, kind.__name__)
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, for reasons a reader of the raw body understands."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def _authors(paper: Mapping[str, Any]) -> tuple[str, ...]:

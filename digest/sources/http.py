@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
@@ -124,10 +123,20 @@ class RateLimiter:
         self._lock.release()
 
 
-@lru_cache(maxsize=None)
-def shared_rate_limiter(min_interval: float) -> RateLimiter:
-    """One limiter per interval for the whole process, so every arXiv caller shares the budget."""
-    return RateLimiter(min_interval)
+_shared_limiters: dict[str, RateLimiter] = {}
+_shared_limiters_lock = threading.Lock()
+
+
+def shared_rate_limiter(name: str, min_interval: float) -> RateLimiter:
+    """The process-wide limiter called `name` (e.g. "arxiv"), so every caller shares one budget.
+
+    The etiquette is per client, not per call: two fetches in one worker must not each think
+    they may send a request every three seconds. The latest `min_interval` given wins.
+    """
+    with _shared_limiters_lock:
+        limiter = _shared_limiters.setdefault(name, RateLimiter(min_interval))
+        limiter.min_interval = min_interval
+        return limiter
 
 
 @contextmanager
@@ -198,7 +207,8 @@ class HttpFetcher:
         limiter: RateLimiter | None = None,
     ) -> httpx.Response:
         """GET `url` until a 2xx answer, retrying transient failures; raise FetchError otherwise."""
-        full_url = str(httpx.URL(url, params=dict(params) if params else None))
+        # Merge rather than replace, so a base URL that carries its own query keeps it.
+        full_url = str(httpx.URL(url).copy_merge_params(dict(params) if params else {}))
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             try:
@@ -206,14 +216,12 @@ class HttpFetcher:
                     response = self.client.get(
                         full_url, headers=self._headers, timeout=self._timeout
                     )
-            except httpx.UnsupportedProtocol as exc:
-                raise FetchError(
-                    f"GET {full_url} failed: {exc}", url=full_url, attempts=attempt
-                ) from exc
             except httpx.TransportError as exc:
-                # Connection refused/reset, DNS, timeouts: worth another try.
+                # Connection refused/reset, DNS, timeouts are worth another try; a URL with a
+                # scheme we cannot speak is not.
+                retryable = not isinstance(exc, httpx.UnsupportedProtocol)
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                if attempt == attempts:
+                if not retryable or attempt == attempts:
                     raise FetchError(
                         f"GET {full_url} failed after {attempt} attempt(s): {problem}",
                         url=full_url,
@@ -245,7 +253,5 @@ class HttpFetcher:
             delay = min(retry_after, self.max_retry_after)
         else:
             delay = self._rng(0.0, min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)))
-        logger.warning(
-            "GET %s: %s on attempt %d, retrying in %.1fs", url, problem, attempt, delay
-        )
+        logger.warning("GET %s: %s on attempt %d, retrying in %.1fs", url, problem, attempt, delay)
         self._sleep(delay)
