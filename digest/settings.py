@@ -222,3 +222,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Rate limits -------------------------------------------------------------------------------
+# https://django-ratelimit.readthedocs.io/en/stable/rates.html ("count/period", e.g. "5/10m")
+SIGNUP_RATE_PER_IP = env.str("SIGNUP_RATE_PER_IP", default="5/10m")
+SIGNUP_RATE_PER_EMAIL = env.str("SIGNUP_RATE_PER_EMAIL", default="3/h")
+PREVIEW_RATE_PER_IP = env.str("PREVIEW_RATE_PER_IP", default="60/m")

@@ -1,1 +1,10 @@
-urlpatterns: list = []
+"""Public pages of the digest: home and health (the archive and "view in browser" join here)."""
+
+from django.urls import path
+
+from digest import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from digest.render import render_email
 from subscriptions.models import Subscriber, Suppression, Topic
+from subscriptions.tokens import Purpose, make_token
 
 
 def normalize_email(email: str) -> str:
@@ -44,3 +51,195 @@ def subscriber_unsubscribe(*, subscriber: Subscriber, at: datetime | None = None
         subscriber.unsubscribed_at = at or timezone.now()
         subscriber.save(update_fields=["status", "unsubscribed_at", "updated_at"])
     return subscriber
+
+
+# --- Signup, confirmation and preferences ------------------------------------------------------
+# Statuses of someone who confirmed once and has not left: a new signup sends them a manage link.
+_CONFIRMED = (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
+
+
+class SubscriberStateError(Exception):
+    """The change asked for does not apply to the subscriber's current status."""
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What a reader chooses on the signup and manage forms."""
+
+    topics: tuple[str, ...] = ()
+    cadence: str = Subscriber.Cadence.DAILY
+    weekday: int = 0
+    delivery_hour: int = 7
+    timezone: str = "UTC"
+    max_papers: int = 10
+    min_upvotes: int = 0
+    quiet_day_note: bool = False
+
+
+def _apply_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
+    subscriber.cadence = preferences.cadence
+    subscriber.weekday = preferences.weekday
+    subscriber.delivery_hour = preferences.delivery_hour
+    subscriber.timezone = preferences.timezone
+    subscriber.max_papers = preferences.max_papers
+    subscriber.min_upvotes = preferences.min_upvotes
+    subscriber.quiet_day_note = preferences.quiet_day_note
+
+
+def subscriber_request(
+    *,
+    email: str,
+    preferences: Preferences,
+    consent_ip: str | None,
+    consent_text: str,
+    consent_source: str = "form",
+    at: datetime | None = None,
+) -> Subscriber | None:
+    """A signup from the form. The caller answers the same way whatever happens here, and always
+    queues `signup_email_send` for the address, which decides which email (if any) goes out.
+
+    - new, pending, unsubscribed or bounced: pending with these preferences and fresh consent
+      provenance; they must confirm (again).
+    - active or paused: nothing changes here (an anonymous form must not rewrite a confirmed
+      reader's preferences); they get a manage link by email instead.
+    - suppressed or complained: nothing is stored, nothing is sent. Returns None.
+    """
+    email = normalize_email(email)
+    at = at or timezone.now()
+    if is_suppressed(email):
+        return None
+    with transaction.atomic():
+        subscriber, _ = Subscriber.objects.select_for_update().get_or_create(
+            email=email, defaults={"status": Subscriber.Status.PENDING}
+        )
+        if subscriber.status == Subscriber.Status.COMPLAINED:
+            return None
+        if subscriber.status in _CONFIRMED:
+            return subscriber
+        subscriber.status = Subscriber.Status.PENDING
+        subscriber.requested_at = at
+        subscriber.consent_ip = consent_ip
+        subscriber.consent_source = consent_source
+        subscriber.consent_text = consent_text
+        _apply_preferences(subscriber, preferences)
+        subscriber.full_clean(validate_unique=False)
+        subscriber.save()
+        topics_replace(subscriber=subscriber, queries=preferences.topics)
+    return subscriber
+
+
+def subscriber_confirm(*, subscriber: Subscriber, at: datetime | None = None) -> Subscriber:
+    """Double opt-in: a pending subscriber becomes active. Confirming twice changes nothing."""
+    if subscriber.status in _CONFIRMED:
+        return subscriber
+    if subscriber.status != Subscriber.Status.PENDING or is_suppressed(subscriber.email):
+        raise SubscriberStateError("This subscription can no longer be confirmed.")
+    subscriber.status = Subscriber.Status.ACTIVE
+    subscriber.confirmed_at = at or timezone.now()
+    subscriber.save(update_fields=["status", "confirmed_at", "updated_at"])
+    return subscriber
+
+
+def subscriber_update_preferences(
+    *, subscriber: Subscriber, preferences: Preferences
+) -> Subscriber:
+    with transaction.atomic():
+        _apply_preferences(subscriber, preferences)
+        subscriber.full_clean(validate_unique=False)
+        subscriber.save()
+        topics_replace(subscriber=subscriber, queries=preferences.topics)
+    return subscriber
+
+
+def subscriber_pause(*, subscriber: Subscriber) -> Subscriber:
+    """Stop digests without leaving; planning skips anyone not active."""
+    if subscriber.status == Subscriber.Status.PAUSED:
+        return subscriber
+    if subscriber.status != Subscriber.Status.ACTIVE:
+        raise SubscriberStateError("Only an active subscription can be paused.")
+    subscriber.status = Subscriber.Status.PAUSED
+    subscriber.save(update_fields=["status", "updated_at"])
+    return subscriber
+
+
+def subscriber_resume(*, subscriber: Subscriber) -> Subscriber:
+    if subscriber.status == Subscriber.Status.ACTIVE:
+        return subscriber
+    if subscriber.status != Subscriber.Status.PAUSED:
+        raise SubscriberStateError("Only a paused subscription can be resumed.")
+    subscriber.status = Subscriber.Status.ACTIVE
+    subscriber.save(update_fields=["status", "updated_at"])
+    return subscriber
+
+
+def subscriber_resubscribe(*, subscriber: Subscriber) -> Subscriber:
+    """Undo an unsubscribe from the page that confirmed it.
+
+    Someone who confirmed before goes straight back to active: the button is behind a signed,
+    expiring manage link that only their inbox received, and their original consent record is
+    kept. Someone who never confirmed goes back to pending (the caller sends a confirmation).
+    """
+    if subscriber.status in _CONFIRMED:
+        return subscriber
+    if subscriber.status != Subscriber.Status.UNSUBSCRIBED or is_suppressed(subscriber.email):
+        raise SubscriberStateError("This address can't be resubscribed from here.")
+    subscriber.status = (
+        Subscriber.Status.ACTIVE if subscriber.confirmed_at else Subscriber.Status.PENDING
+    )
+    subscriber.unsubscribed_at = None
+    subscriber.save(update_fields=["status", "unsubscribed_at", "updated_at"])
+    return subscriber
+
+
+# --- One-off emails ----------------------------------------------------------------------------
+class SignupEmail(StrEnum):
+    CONFIRM = "confirm"
+    MANAGE_LINK = "manage_link"
+    NONE = "none"
+
+
+def _absolute(name: str, token: str) -> str:
+    return settings.SITE_URL + reverse(name, args=[token])
+
+
+def signup_email_send(*, email: str) -> SignupEmail:
+    """Send whatever a signup for `email` calls for: a confirmation link to a pending
+    subscriber, a manage link to a confirmed one, nothing to anyone else (suppressed, gone)."""
+    email = normalize_email(email)
+    subscriber = Subscriber.objects.filter(email=email).first()
+    if subscriber is None or is_suppressed(email):
+        return SignupEmail.NONE
+    if subscriber.status == Subscriber.Status.PENDING:
+        kind = SignupEmail.CONFIRM
+        context: dict[str, object] = {
+            "confirm_url": _absolute(
+                "subscriptions:confirm", make_token(subscriber, Purpose.CONFIRM)
+            ),
+            "max_age_days": settings.CONFIRM_MAX_AGE_DAYS,
+        }
+    elif subscriber.status in _CONFIRMED:
+        kind = SignupEmail.MANAGE_LINK
+        context = {
+            "manage_url": _absolute("subscriptions:manage", make_token(subscriber, Purpose.MANAGE)),
+            "max_age_days": settings.MANAGE_MAX_AGE_DAYS,
+        }
+    else:
+        return SignupEmail.NONE
+    context.update(
+        subscriber=subscriber,
+        topics=[t.query for t in subscriber.topics.all()],
+        unsubscribe_url=_absolute(
+            "subscriptions:unsubscribe", make_token(subscriber, Purpose.UNSUBSCRIBE)
+        ),
+    )
+    rendered = render_email(kind.value, context)
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    message.send()
+    return kind

@@ -1,0 +1,180 @@
+"""The signup and manage forms: parse and validate what a reader typed, nothing more."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import lru_cache
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from digest.topics import validate as topic_error
+from subscriptions.models import Subscriber, Topic
+from subscriptions.services import Preferences
+
+MAX_TOPICS = 20
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+HOURS = [(h, f"{h:02d}:00") for h in range(24)]
+
+
+def consent_text() -> str:
+    """The wording shown next to the subscribe button, stored verbatim with each signup."""
+    return (
+        f"Send me the {settings.SITE_NAME} email at this address. I'll get a confirmation "
+        "link first, and nothing else until I click it. Every email has a one-click "
+        "unsubscribe link."
+    )
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class PreferencesForm(forms.Form):
+    topics = forms.CharField(
+        required=False,
+        label="Topics",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocapitalize": "off"}),
+        help_text="One topic per line. Leave empty to get the trending papers only.",
+    )
+    cadence = forms.ChoiceField(
+        choices=Subscriber.Cadence.choices, initial="daily", widget=forms.RadioSelect
+    )
+    weekday = forms.TypedChoiceField(
+        choices=WEEKDAYS, coerce=int, initial=0, label="Weekly on", required=False
+    )
+    delivery_hour = forms.TypedChoiceField(
+        choices=HOURS, coerce=int, initial=7, label="Delivery time"
+    )
+    timezone = forms.CharField(
+        max_length=64,
+        initial="UTC",
+        label="Time zone",
+        widget=forms.TextInput(
+            attrs={"list": "tz-list", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+    max_papers = forms.IntegerField(
+        min_value=1, max_value=50, initial=10, label="Papers per email (at most)"
+    )
+
+    def clean_topics(self) -> tuple[str, ...]:
+        lines = [line.strip() for line in self.cleaned_data["topics"].splitlines()]
+        queries = [line for line in lines if line]
+        if len(queries) > MAX_TOPICS:
+            raise forms.ValidationError(f"Up to {MAX_TOPICS} topics, please.")
+        errors = []
+        max_length = Topic._meta.get_field("query").max_length or 200
+        for number, line in enumerate(lines, start=1):
+            if not line:
+                continue
+            message = (
+                f"is longer than {max_length} characters"
+                if len(line) > max_length
+                else topic_error(line)
+            )
+            if message:
+                errors.append(
+                    forms.ValidationError(
+                        "Line %(number)s (“%(query)s”): %(message)s",
+                        params={"number": number, "query": line, "message": message},
+                        code="bad_topic",
+                    )
+                )
+        if errors:
+            raise forms.ValidationError(errors)
+        return tuple(dict.fromkeys(queries))
+
+    def clean_timezone(self) -> str:
+        name = self.cleaned_data["timezone"].strip()
+        if name not in time_zones():
+            raise forms.ValidationError(
+                "Unknown time zone “%(name)s”. Use a name like Europe/Paris or America/New_York.",
+                params={"name": name},
+            )
+        return name
+
+    def clean_weekday(self) -> int:
+        return self.cleaned_data.get("weekday") or 0
+
+    def preferences(self) -> Preferences:
+        data = self.cleaned_data
+        return Preferences(
+            topics=data["topics"],
+            cadence=data["cadence"],
+            weekday=data["weekday"],
+            delivery_hour=data["delivery_hour"],
+            timezone=data["timezone"],
+            max_papers=data["max_papers"],
+            min_upvotes=data.get("min_upvotes") or 0,
+            quiet_day_note=bool(data.get("quiet_day_note")),
+        )
+
+
+class SignupForm(PreferencesForm):
+    field_order = ["email", "topics"]
+
+    email = forms.EmailField(
+        max_length=254,
+        label="Email address",
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@example.org"}),
+    )
+    # Honeypot: hidden from people (and from assistive technology); bots fill every field.
+    website = forms.CharField(required=False, label="Leave this field empty")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # subscribe.js fills in the browser's time zone (Intl API) on a fresh form.
+            self.fields["timezone"].widget.attrs["data-prefill"] = "browser"
+
+    def is_bot(self) -> bool:
+        return bool(self.cleaned_data.get("website"))
+
+
+class ManageForm(PreferencesForm):
+    min_upvotes = forms.IntegerField(
+        min_value=0,
+        max_value=10000,
+        initial=0,
+        label="Minimum upvotes",
+        help_text="Trending papers with fewer upvotes are left out (0 keeps them all).",
+    )
+    quiet_day_note = forms.BooleanField(
+        required=False, label="Send a short note on days with nothing new for me"
+    )
+
+    @classmethod
+    def for_subscriber(cls, subscriber: Subscriber) -> ManageForm:
+        return cls(
+            initial={
+                "topics": "\n".join(t.query for t in subscriber.topics.all()),
+                "cadence": subscriber.cadence,
+                "weekday": subscriber.weekday,
+                "delivery_hour": subscriber.delivery_hour,
+                "timezone": subscriber.timezone,
+                "max_papers": subscriber.max_papers,
+                "min_upvotes": subscriber.min_upvotes,
+                "quiet_day_note": subscriber.quiet_day_note,
+            }
+        )
+
+
+class ResendForm(forms.Form):
+    """Ask for a new confirmation (or manage) link after an expired one."""
+
+    email = forms.EmailField(
+        max_length=254,
+        label="Email address",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )

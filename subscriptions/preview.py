@@ -1,0 +1,116 @@
+"""What a topic would have brought in: the live preview on the signup and manage forms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+
+from django.db.models import Count, Max
+
+from digest.models import Paper
+from digest.selectors import latest_listing_day, papers_listed
+from digest.topics import PaperIndex, PaperText, highlight
+from digest.topics import validate as topic_error
+
+PREVIEW_DAYS = 7
+Segments = list[tuple[str, bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewItem:
+    paper: Paper
+    title: Segments
+    snippet: Segments
+    words: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Preview:
+    query: str
+    error: str | None = None
+    day: date | None = None
+    days: int = PREVIEW_DAYS
+    total: int = 0
+    items: list[PreviewItem] = field(default_factory=list)
+
+
+@lru_cache(maxsize=4)
+def _index(
+    day: date, days: int, _version: tuple[object, ...]
+) -> tuple[PaperIndex, dict[int, Paper]]:
+    papers = {p.pk: p for p in papers_listed(day=day, days=days)}
+    index = PaperIndex.build(
+        PaperText(
+            key=p.pk,
+            title=p.title,
+            abstract=p.abstract,
+            authors=tuple(p.authors or ()),
+            categories=tuple(p.categories or ()),
+            keywords=tuple(p.keywords or ()),
+        )
+        for p in papers.values()
+    )
+    return index, papers
+
+
+def _snippet(segments: Segments, *, width: int = 260, lead: int = 70) -> Segments:
+    """A window of the abstract around its first match, cut on spaces, with ellipses."""
+    text = "".join(s for s, _ in segments)
+    if len(text) <= width:
+        return segments
+    offset, first = 0, 0
+    for chunk, hit in segments:
+        if hit:
+            first = offset
+            break
+        offset += len(chunk)
+    start = 0 if first <= lead else text.rfind(" ", 0, first - lead) + 1
+    end = start + width
+    if end < len(text):
+        end = max(text.rfind(" ", start, end), first + 1)
+    window: Segments = [("… ", False)] if start else []
+    offset = 0
+    for chunk, hit in segments:
+        lo, hi = max(start, offset), min(end, offset + len(chunk))
+        if lo < hi:
+            window.append((chunk[lo - offset : hi - offset], hit))
+        offset += len(chunk)
+    if end < len(text):
+        window.append((" …", False))
+    return window
+
+
+def topic_preview(*, query: str, days: int = PREVIEW_DAYS, limit: int = 8) -> Preview:
+    """Papers of the last `days` listing days that `query` matches, best first, highlighted."""
+    query = query.strip()
+    preview = Preview(query=query, days=days)
+    if not query:
+        return preview
+    preview.error = topic_error(query)
+    day = latest_listing_day()
+    if preview.error or day is None:
+        return preview
+    preview.day = day
+    # The index is rebuilt only when the listing changes (a new day, a fetch, an edit).
+    version = tuple(
+        papers_listed(day=day, days=days).aggregate(n=Count("pk"), at=Max("updated_at")).values()
+    )
+    index, papers = _index(day, days, version)
+    matches = index.match(query)
+    ranked = sorted(
+        matches.items(),
+        key=lambda item: (-item[1].score, -papers[item[0]].upvotes, papers[item[0]].arxiv_id),
+    )
+    preview.total = len(ranked)
+    for key, match in ranked[:limit]:
+        paper = papers[key]
+        preview.items.append(
+            PreviewItem(
+                paper=paper,
+                title=highlight(paper.title, match.words),
+                snippet=_snippet(highlight(paper.abstract, match.words)),
+                words=tuple(sorted(match.words)),
+            )
+        )
+    return preview

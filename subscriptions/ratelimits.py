@@ -1,0 +1,50 @@
+"""Rate limits on the public forms (django-ratelimit on the shared default cache).
+
+Rates come from settings (`SIGNUP_RATE_PER_IP`, `SIGNUP_RATE_PER_EMAIL`, `PREVIEW_RATE_PER_IP`),
+in django-ratelimit's "count/period" syntax (https://django-ratelimit.readthedocs.io/).
+The client IP is REMOTE_ADDR: behind a proxy, set it from the proxy's header in the web server.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from django_ratelimit.core import is_ratelimited
+
+from subscriptions.services import normalize_email
+
+
+def _email_key(group: str, request: HttpRequest) -> str:
+    return normalize_email(request.POST.get("email", ""))
+
+
+def signup_limited(request: HttpRequest) -> bool:
+    """Count this signup attempt against the IP and the address; True when either is over."""
+    by_ip = is_ratelimited(
+        request,
+        group="subscriptions.signup.ip",
+        key="ip",
+        rate=settings.SIGNUP_RATE_PER_IP,
+        method="POST",
+        increment=True,
+    )
+    by_email = bool(request.POST.get("email")) and is_ratelimited(
+        request,
+        group="subscriptions.signup.email",
+        key=_email_key,
+        rate=settings.SIGNUP_RATE_PER_EMAIL,
+        method="POST",
+        increment=True,
+    )
+    return by_ip or by_email
+
+
+def preview_limited(request: HttpRequest) -> bool:
+    return is_ratelimited(
+        request,
+        group="subscriptions.preview",
+        key="ip",
+        rate=settings.PREVIEW_RATE_PER_IP,
+        method="GET",
+        increment=True,
+    )

@@ -1,0 +1,29 @@
+"""Thin Celery tasks: take plain values, call one service, return."""
+
+from __future__ import annotations
+
+import smtplib
+
+from celery import shared_task
+from django.db import transaction
+
+from subscriptions import services
+
+
+@shared_task(
+    name="subscriptions.send_signup_email",
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=3,
+)
+def send_signup_email(email: str) -> str:
+    """The confirmation or manage-link email after a signup (or nothing, see the service).
+    Safe to run twice: the worst case is a second copy of a link."""
+    return services.signup_email_send(email=email).value
+
+
+def enqueue_signup_email(email: str) -> None:
+    """Queue the signup email once the signup is committed. Always called, whatever the
+    address, so the answer's timing does not depend on it; a broker outage is logged rather
+    than turned into an error page that would differ from the usual answer."""
+    transaction.on_commit(lambda: send_signup_email.delay(email), robust=True)

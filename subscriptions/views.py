@@ -1,0 +1,198 @@
+"""The reader's pages: subscribe, confirm, manage, unsubscribe. No accounts: a signed link in an
+email is the reader's key. Views parse input and call services; the rules live in services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from subscriptions import forms, services, tasks
+from subscriptions.models import Subscriber
+from subscriptions.preview import topic_preview
+from subscriptions.ratelimits import preview_limited, signup_limited
+from subscriptions.tokens import Purpose, TokenError, make_token, read_token
+
+T = "web/subscriptions/"
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    response = render(request, "web/too_many.html", status=429)
+    response["Retry-After"] = "600"
+    return response
+
+
+def _bad_link(request: HttpRequest, error: TokenError, purpose: Purpose) -> HttpResponse:
+    """A friendly page for an expired, tampered or revoked link, with a way to get a new one."""
+    return render(
+        request,
+        T + "bad_link.html",
+        {"error": error, "purpose": purpose.value, "form": forms.ResendForm()},
+        status=410 if error.expired else 400,
+    )
+
+
+def _subscriber(request: HttpRequest, token: str, purpose: Purpose) -> Subscriber | HttpResponse:
+    try:
+        subscriber, _ = read_token(token, purpose)
+    except TokenError as error:
+        return _bad_link(request, error, purpose)
+    return subscriber
+
+
+# --- Signup ------------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest) -> HttpResponse:
+    """The answer to a valid POST is the same redirect whoever the address belongs to, and the
+    email work is always queued (the task decides what, if anything, to send)."""
+    if request.method == "POST":
+        form = forms.SignupForm(request.POST)
+        if form.is_valid():
+            if signup_limited(request):
+                return _too_many(request)
+            if not form.is_bot():
+                services.subscriber_request(
+                    email=form.cleaned_data["email"],
+                    preferences=form.preferences(),
+                    consent_ip=request.META.get("REMOTE_ADDR"),
+                    consent_text=forms.consent_text(),
+                )
+                tasks.enqueue_signup_email(form.cleaned_data["email"])
+            return redirect("subscriptions:check_inbox")
+    else:
+        form = forms.SignupForm(initial={"email": request.GET.get("email", "")[:254]})
+    return render(
+        request,
+        T + "subscribe.html",
+        {"form": form, "consent_text": forms.consent_text(), "time_zones": forms.time_zones()},
+    )
+
+
+@require_GET
+def check_inbox(request: HttpRequest) -> HttpResponse:
+    return render(request, T + "check_inbox.html")
+
+
+@require_POST
+def resend(request: HttpRequest) -> HttpResponse:
+    """A new confirmation link (or a manage link for a confirmed reader), after an old one failed.
+    Answers like the signup form: the same redirect for every address."""
+    form = forms.ResendForm(request.POST)
+    if not form.is_valid():
+        return render(request, T + "bad_link.html", {"form": form, "purpose": ""}, status=400)
+    if signup_limited(request):
+        return _too_many(request)
+    tasks.enqueue_signup_email(form.cleaned_data["email"])
+    return redirect("subscriptions:check_inbox")
+
+
+@require_GET
+def preview(request: HttpRequest) -> HttpResponse:
+    """An HTML fragment for the live preview: what this topic matched in the last week."""
+    if preview_limited(request):
+        return render(request, T + "_preview_limited.html", status=429)
+    result = topic_preview(query=request.GET.get("q", "")[:200])
+    response = render(
+        request, T + "_preview.html", {"preview": result}, status=400 if result.error else 200
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Confirm -----------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET only shows a button (mail scanners open links); POST confirms."""
+    subscriber = _subscriber(request, token, Purpose.CONFIRM)
+    if isinstance(subscriber, HttpResponse):
+        return subscriber
+    if request.method == "GET":
+        return render(request, T + "confirm.html", {"subscriber": subscriber})
+    try:
+        services.subscriber_confirm(subscriber=subscriber)
+    except services.SubscriberStateError as error:
+        return render(request, T + "cannot.html", {"message": str(error)}, status=409)
+    manage_token = make_token(subscriber, Purpose.MANAGE)
+    return render(
+        request, T + "confirmed.html", {"subscriber": subscriber, "manage_token": manage_token}
+    )
+
+
+# --- Manage ------------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+def manage(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _subscriber(request, token, Purpose.MANAGE)
+    if isinstance(subscriber, HttpResponse):
+        return subscriber
+    form = forms.ManageForm.for_subscriber(subscriber)
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        try:
+            if action == "pause":
+                services.subscriber_pause(subscriber=subscriber)
+                messages.success(request, "Paused. No digests until you resume.")
+            elif action == "resume":
+                services.subscriber_resume(subscriber=subscriber)
+                messages.success(request, "Resumed. Your next digest goes out as scheduled.")
+            else:
+                form = forms.ManageForm(request.POST)
+                if form.is_valid():
+                    services.subscriber_update_preferences(
+                        subscriber=subscriber, preferences=form.preferences()
+                    )
+                    messages.success(request, "Saved. Your next digest uses these settings.")
+        except services.SubscriberStateError as error:
+            messages.error(request, str(error))
+        if form.is_bound and not form.is_valid():
+            status = 400
+        else:
+            return redirect("subscriptions:manage", token=token)
+    else:
+        status = 200
+    deliveries = subscriber.deliveries.filter(status="sent").order_by("-digest_date")[:10]
+    context = {
+        "subscriber": subscriber,
+        "form": form,
+        "token": token,
+        "deliveries": deliveries,
+        "unsubscribe_token": make_token(subscriber, Purpose.UNSUBSCRIBE),
+        "time_zones": forms.time_zones(),
+    }
+    return render(request, T + "manage.html", context, status=status)
+
+
+# --- Unsubscribe -------------------------------------------------------------------------------
+# RFC 8058 one-click: mailbox providers POST `List-Unsubscribe=One-Click` with no cookies and no
+# CSRF token, and a redirect would turn the POST into a GET. The signed token in the URL is the
+# protection; it can only ever unsubscribe, so CSRF adds nothing here.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _subscriber(request, token, Purpose.UNSUBSCRIBE)
+    if isinstance(subscriber, HttpResponse):
+        return subscriber
+    if request.method == "GET" and subscriber.status != Subscriber.Status.UNSUBSCRIBED:
+        return render(request, T + "unsubscribe.html", {"subscriber": subscriber})
+    if request.method == "POST":
+        services.subscriber_unsubscribe(subscriber=subscriber)
+    context = {"subscriber": subscriber, "manage_token": make_token(subscriber, Purpose.MANAGE)}
+    return render(request, T + "unsubscribed.html", context)
+
+
+@require_POST
+def resubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """Undo an unsubscribe. Behind a manage token (expiring, revocable), not the unsubscribe one,
+    which never expires. A reader who had confirmed is active again at once (see the service)."""
+    subscriber = _subscriber(request, token, Purpose.MANAGE)
+    if isinstance(subscriber, HttpResponse):
+        return subscriber
+    try:
+        services.subscriber_resubscribe(subscriber=subscriber)
+    except services.SubscriberStateError as error:
+        return render(request, T + "cannot.html", {"message": str(error)}, status=409)
+    if subscriber.status == Subscriber.Status.PENDING:
+        tasks.enqueue_signup_email(subscriber.email)
+        return redirect("subscriptions:check_inbox")
+    return render(request, T + "confirmed.html", {"subscriber": subscriber, "manage_token": token})
