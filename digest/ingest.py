@@ -26,8 +26,16 @@ CHUNK = 1000
 _LIVE_FIELDS = ("upvotes", "comments", "github_stars")
 # Fields a second source may fill in when the first left them empty.
 _FILL_FIELDS = (
-    "abstract", "authors", "author_count", "categories", "primary_category", "keywords",
-    "published_at", "github_repo", "project_page", "thumbnail",
+    "abstract",
+    "authors",
+    "author_count",
+    "categories",
+    "primary_category",
+    "keywords",
+    "published_at",
+    "github_repo",
+    "project_page",
+    "thumbnail",
 )
 # Fields a new arXiv version may change.
 _VERSIONED_FIELDS = ("title", "abstract", "authors", "author_count", "categories")
@@ -153,7 +161,10 @@ def fetch_run_start(*, source: str, for_date: date) -> FetchRun:
 
 
 def fetch_run_finish(
-    *, run: FetchRun, result: IngestResult | None = None, error: str = "",
+    *,
+    run: FetchRun,
+    result: IngestResult | None = None,
+    error: str = "",
     empty_expected: bool = False,
 ) -> FetchRun:
     """Record how a run ended: counts and skipped items, or the error that stopped it."""

@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
-
 env = environ.Env()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything the laptop setup writes (SQLite file, outbox, screenshots) lives under var/.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 # --- Core --------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=True)
@@ -91,9 +92,12 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'digest.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL and a busy timeout let the dev server read while the daily job writes.
+    # IMMEDIATE transactions take the write lock up front, so two processes claiming rows
+    # serialise instead of failing with "database is locked" halfway through.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
@@ -103,12 +107,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (rate limits share it) --------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     # The database cache is shared by every process on the machine, so rate limits still hold.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                          "LOCATION": "django_cache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+        }
+    }
 RATELIMIT_USE_CACHE = "default"
 
 # --- Auth, i18n, static ------------------------------------------------------------------------
@@ -161,11 +170,13 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Paper Digest <digest@{_site_host}>")
+# Domain for Message-ID, List-Id and the sender; a laptop's 127.0.0.1 becomes "localhost".
+MAIL_DOMAIN = env.str(
+    "MAIL_DOMAIN", default="localhost" if _site_host in {"127.0.0.1", "::1"} else _site_host
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Paper Digest <digest@{MAIL_DOMAIN}>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 ADMINS = [("Operators", a) for a in env.list("ADMINS", default=[])]
-# Domain for Message-ID, List-Id and the mailto: unsubscribe address.
-MAIL_DOMAIN = env.str("MAIL_DOMAIN", default=_site_host)
 # A mailto: unsubscribe is advertised only where inbound mail is wired to it.
 UNSUBSCRIBE_MAILTO = env.str("UNSUBSCRIBE_MAILTO", default="")
 
@@ -208,6 +219,7 @@ HTTP_BACKOFF = env.float("HTTP_BACKOFF", default=1.0)
 FETCH_HOUR_UTC = env.int("FETCH_HOUR_UTC", default=6)
 DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=100)
 DIGEST_TRENDING_COUNT = env.int("DIGEST_TRENDING_COUNT", default=5)
+DIGEST_ARCHIVE_COUNT = env.int("DIGEST_ARCHIVE_COUNT", default=20)
 # A row still `sending` this long after it was claimed is marked `unknown` and never resent.
 DELIVERY_SENDING_TIMEOUT = env.int("DELIVERY_SENDING_TIMEOUT", default=900)
 CONFIRM_MAX_AGE_DAYS = env.int("CONFIRM_MAX_AGE_DAYS", default=7)

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("digests/", include("digest.archive_urls")),
     path("", include("subscriptions.urls")),
     path("", include("digest.web_urls")),
 ]

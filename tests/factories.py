@@ -33,6 +33,7 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Subscriber
         django_get_or_create = ("email",)
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"reader{n}@example.org")
     status = Subscriber.Status.ACTIVE

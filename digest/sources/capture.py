@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
-_DATE_LINE = re.compile(rf"^(?P<mon>{_MONTHS}) (?P<day>\d{{1,2}})(?:, (?P<year>\d{{4}}))?(?: (?P<up>\d+))?$")
+_DATE_LINE = re.compile(
+    rf"^(?P<mon>{_MONTHS}) (?P<day>\d{{1,2}})(?:, (?P<year>\d{{4}}))?(?: (?P<up>\d+))?$"
+)
 _AUTHORS_LINE = re.compile(r"^•\s*(?P<n>\d+) authors?$")
 _HEADER_END = "byAK and the research community"
 

@@ -187,6 +187,8 @@ def _record(item: object, *, listed_on: date) -> PaperRecord:
         title=title,
         abstract=_fold(abstract or ""),
         authors=_authors(paper),
+        # Authors without a name still count (the page shows "N authors").
+        author_count=len(_optional(paper, "authors", list, "paper.authors") or []),
         keywords=_keywords(paper),
         published_at=_datetime(paper, "publishedAt", "paper.publishedAt"),
         listed_on=listed_on,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -24,11 +25,5 @@ def load_snapshot(*, listed_on: date, path: Path = SNAPSHOT_PATH) -> Listing:
     if not isinstance(items, list):
         raise FetchError(f"the snapshot {path} is not a JSON array")
     listing = parse_hf_items(items, listed_on=listed_on)
-    listing.records[:] = [_as_snapshot(record) for record in listing.records]
+    listing.records[:] = [replace(record, source="snapshot") for record in listing.records]
     return listing
-
-
-def _as_snapshot(record):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
-    return replace(record, source="snapshot")

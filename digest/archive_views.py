@@ -1,0 +1,61 @@
+"""The web archive: a day's public trending digest, and a delivery's personal "view in browser"."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from digest.assemble import DayRenderer
+from digest.build import subscriber_links
+from digest.models import Delivery, Paper
+from digest.selection import DigestContent, Pick, Reason, Section
+from digest.selectors import trending_papers
+from subscriptions.tokens import Purpose, TokenError, read_token
+
+
+@require_GET
+def day_archive(request: HttpRequest, day: str) -> HttpResponse:
+    try:
+        for_date = date.fromisoformat(day)
+    except ValueError as exc:
+        raise Http404("Not a date") from exc
+    papers = trending_papers(day=for_date, limit=settings.DIGEST_ARCHIVE_COUNT)
+    if not papers:
+        raise Http404("No digest for that day")
+    return render(request, "web/digest_archive.html", {"day": for_date, "papers": papers})
+
+
+@require_GET
+def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
+    """Re-render a sent digest from its delivery row (papers and reasons), behind a token."""
+    try:
+        subscriber, delivery_id = read_token(token, Purpose.VIEW)
+    except TokenError as exc:
+        return render(request, "web/link_problem.html", {"message": str(exc)}, status=404)
+    delivery = Delivery.objects.filter(pk=delivery_id, subscriber=subscriber).first()
+    if delivery is None or not delivery.papers:
+        raise Http404("No such digest")
+    papers = Paper.objects.in_bulk(
+        [item["arxiv_id"] for item in delivery.papers], field_name="arxiv_id"
+    )
+    content = DigestContent(subscriber=subscriber, day=delivery.digest_date)
+    for item in delivery.papers:
+        paper = papers.get(item["arxiv_id"])
+        if paper is None:
+            continue
+        reason = item.get("reason") or {}
+        pick = Pick(
+            paper,
+            Section(item["section"]),
+            Reason(tuple(reason.get("topics", ())), frozenset(reason.get("words", ()))),
+        )
+        (content.trending if pick.section is Section.TRENDING else content.topics).append(pick)
+    links = subscriber_links(subscriber, day=delivery.digest_date, delivery_id=delivery.pk)
+    email = DayRenderer(delivery.digest_date).render(content, links)
+    response = HttpResponse(email.html)
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -1,0 +1,222 @@
+"""Assemble a subscriber's digest email from parts rendered once per day.
+
+Premailer is slow (milliseconds per document), so it never runs per recipient: the page shell is
+rendered and inlined once per day with markers where personal values go, and each paper card is
+rendered and inlined once per (paper, section, matched words). A recipient's email is then
+string assembly plus a small Jinja2 render for the subject and the text part.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from markupsafe import Markup
+
+from digest.models import Paper
+from digest.render import RenderedEmail, environment, fold_header, inline_css, inline_fragment
+from digest.selection import DigestContent, Pick, Reason, Section
+from digest.topics import highlight
+
+SNIPPET_CHARS = 320
+# Personal values go where these markers are; they are plain letters so that neither escaping
+# nor premailer changes them.
+_MARKERS = (
+    "subject",
+    "preheader",
+    "intro",
+    "sections",
+    "view_url",
+    "manage_url",
+    "unsubscribe_url",
+    "recipient",
+)
+# Lines over 998 characters are illegal in SMTP (RFC 5322 2.1.1) and force quoted-printable.
+_BREAK_AFTER = re.compile(r"(</(?:tr|td|table|div|p|a)>)")
+
+SECTION_TITLES = {Section.TRENDING: "Trending today", Section.TOPICS: "For your topics"}
+
+
+def _marker(name: str) -> str:
+    return f"XPDMARK{name.upper().replace('_', '')}X"
+
+
+_MARKER = re.compile("|".join(_marker(name) for name in _MARKERS))
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    view_url: str
+    manage_url: str
+    unsubscribe_url: str
+
+
+def author_line(paper: Paper) -> str:
+    names = [a for a in paper.authors if a]
+    count = paper.author_count or len(names)
+    if not names:
+        return f"{count} author{'s' if count != 1 else ''}" if count else ""
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{names[0]}, {names[1]} and {count - 2} others"
+
+
+def meta_line(paper: Paper) -> list[str]:
+    """Authors, upvotes, comments and the primary category: what a reader scans first."""
+    parts = [author_line(paper)]
+    if paper.upvotes:
+        parts.append(f"\u25b2 {paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}")
+    if paper.comments:
+        parts.append(f"{paper.comments} comment{'s' if paper.comments != 1 else ''}")
+    if category := paper.primary_category or (paper.categories[0] if paper.categories else ""):
+        parts.append(category)
+    return [part for part in parts if part]
+
+
+def snippet(text: str, words: frozenset[str], limit: int = SNIPPET_CHARS) -> list[tuple[str, bool]]:
+    """The start of the abstract, moved to show the first matched word, as highlight segments."""
+    segments = highlight(text, words) if words else [(text, False)]
+    start = 0
+    offset = 0
+    for segment, hit in segments:
+        if hit:
+            start = max(0, offset - limit // 3)
+            if start:
+                # Start on a word, not in the middle of one.
+                space = text.find(" ", start, offset)
+                start = space + 1 if space != -1 else offset
+            break
+        offset += len(segment)
+    out: list[tuple[str, bool]] = []
+    position = 0
+    budget = limit
+    for segment, hit in segments:
+        end = position + len(segment)
+        if end > start and budget > 0:
+            piece = segment[max(0, start - position) :]
+            piece = piece[:budget]
+            budget -= len(piece)
+            out.append((piece, hit))
+        position = end
+    if out and start > 0:
+        out[0] = ("…" + out[0][0].lstrip(), out[0][1])
+    if budget <= 0 and out:
+        last, hit = out[-1]
+        cut = last.rfind(" ")
+        out[-1] = ((last[:cut] if cut > len(last) // 2 else last).rstrip(" ,.;:") + "…", hit)
+    return out
+
+
+class DayRenderer:
+    """Renders a day's digests. Create one per day (per batch), reuse it for every recipient."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        self.day_label = f"{day:%A, %B} {day.day}, {day.year}"
+        env = environment()
+        self._card = env.get_template("_card.html")
+        self._section = env.get_template("_section.html")
+        self._subject = env.get_template("digest.subject.txt")
+        self._text = env.get_template("digest.txt")
+        shell = env.get_template("digest.html").render(
+            # Markers are fixed ASCII letters, safe as markup.
+            {name: Markup(_marker(name)) for name in _MARKERS}  # noqa: S704 | {"day_label": self.day_label}
+        )
+        self._shell = _BREAK_AFTER.sub(r"\1\n", inline_css(shell))
+        self._cards: dict[tuple[int, Section, Reason], str] = {}
+
+    def card(self, pick: Pick) -> str:
+        key = (pick.paper.pk, pick.section, pick.reason)
+        if key not in self._cards:
+            fragment = self._card.render(
+                paper=pick.paper,
+                reason=pick.reason,
+                meta=meta_line(pick.paper),
+                snippet=snippet(pick.paper.abstract, pick.reason.words),
+            )
+            self._cards[key] = _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
+        return self._cards[key]
+
+    def section(self, section: Section) -> str:
+        return inline_fragment(self._section.render(title=SECTION_TITLES[section]))
+
+    def render(self, content: DigestContent, links: Links) -> RenderedEmail:
+        subject = self.subject(content)
+        groups = [
+            (s, picks)
+            for s, picks in ((Section.TRENDING, content.trending), (Section.TOPICS, content.topics))
+            if picks
+        ]
+        sections = "".join(
+            self.section(section) + "".join(self.card(p) for p in picks)
+            for section, picks in groups
+        )
+        intro = _intro(content)
+        values = {
+            "subject": html.escape(subject),
+            "preheader": html.escape(_preheader(content)),
+            "intro": html.escape(intro),
+            "sections": sections,
+            "view_url": html.escape(links.view_url),
+            "manage_url": html.escape(links.manage_url),
+            "unsubscribe_url": html.escape(links.unsubscribe_url),
+            "recipient": html.escape(content.subscriber.email),
+        }
+        # One pass over the shell, so marker-like text inside a paper is never replaced.
+        by_marker = {_marker(name): value for name, value in values.items()}
+        body = _MARKER.sub(lambda m: by_marker[m.group(0)], self._shell)
+        text = self._text.render(
+            day_label=self.day_label,
+            intro=intro,
+            sections=[
+                {"title": SECTION_TITLES[s], "picks": [_text_pick(p) for p in picks]}
+                for s, picks in groups
+            ],
+            view_url=links.view_url,
+            manage_url=links.manage_url,
+            unsubscribe_url=links.unsubscribe_url,
+        )
+        return RenderedEmail(subject=subject, text=text, html=body)
+
+    def subject(self, content: DigestContent) -> str:
+        topics = list(dict.fromkeys(t for p in content.topics for t in p.reason.topics))
+        if len(topics) <= 2:
+            label = " and ".join(topics)
+        else:
+            label = f"{topics[0]}, {topics[1]} and {len(topics) - 2} more"
+        return fold_header(
+            self._subject.render(
+                topic_count=len(content.topics),
+                topic_label=label,
+                trending_count=len(content.trending),
+                first_title=content.trending[0].paper.title if content.trending else "",
+            )
+        )
+
+
+def _text_pick(pick: Pick) -> dict[str, object]:
+    text = "".join(s for s, _ in snippet(pick.paper.abstract, pick.reason.words))
+    return {
+        "paper": pick.paper,
+        "reason": pick.reason,
+        "authors": author_line(pick.paper),
+        "snippet": text,
+    }
+
+
+def _intro(content: DigestContent) -> str:
+    parts = []
+    if content.trending:
+        parts.append(f"{len(content.trending)} trending")
+    if content.topics:
+        parts.append(f"{len(content.topics)} matching your topics")
+    return "Today: " + " and ".join(parts) + "." if parts else ""
+
+
+def _preheader(content: DigestContent) -> str:
+    first = (
+        content.topics[0] if content.topics else (content.trending[0] if content.trending else None)
+    )
+    return fold_header(first.paper.title, limit=110) if first else ""

@@ -1,0 +1,129 @@
+"""Build a subscriber's digest for a day: pick the papers, render them, make the message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from email.utils import make_msgid
+
+from anymail.message import AnymailMessage
+from django.conf import settings
+from django.urls import reverse
+
+from digest.assemble import DayRenderer, Links
+from digest.render import RenderedEmail, render_email
+from digest.selection import DayContext, DigestContent, digest_select, sent_papers_by_subscriber
+from subscriptions.models import Subscriber
+from subscriptions.tokens import Purpose, make_token
+
+
+class DayBuilder:
+    """Everything a day's digests share (papers, index, rendered cards), built once per batch."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        self.context = DayContext(day)
+        self.renderer = DayRenderer(day)
+
+    def select(
+        self, subscriber: Subscriber, *, history: tuple[set[str], date | None] | None = None
+    ) -> DigestContent:
+        if history is None:
+            history = sent_papers_by_subscriber(subscriber_ids=[subscriber.pk], day=self.day).get(
+                subscriber.pk, (set(), None)
+            )
+        sent, last_day = history
+        topics = [t.query for t in subscriber.topics.all()]
+        return digest_select(
+            subscriber=subscriber,
+            topics=topics,
+            context=self.context,
+            already_sent=sent,
+            last_digest_day=last_day,
+        )
+
+    def render(self, content: DigestContent, *, delivery_id: int | None = None) -> RenderedEmail:
+        links = subscriber_links(content.subscriber, day=self.day, delivery_id=delivery_id)
+        if content.is_empty:
+            return render_email(
+                "quiet",
+                {
+                    "reason": content.quiet_reason,
+                    "manage_url": links.manage_url,
+                    "unsubscribe_url": links.unsubscribe_url,
+                },
+            )
+        return self.renderer.render(content, links)
+
+
+def subscriber_links(subscriber: Subscriber, *, day: date, delivery_id: int | None) -> Links:
+    site = settings.SITE_URL
+    if delivery_id is not None:
+        token = make_token(subscriber, Purpose.VIEW, extra=delivery_id)
+        view_url = site + reverse("digest:view", args=[token])
+    else:
+        view_url = site + reverse("digest:archive", args=[day.isoformat()])
+    return Links(
+        view_url=view_url,
+        manage_url=site
+        + reverse("subscriptions:manage", args=[make_token(subscriber, Purpose.MANAGE)]),
+        unsubscribe_url=unsubscribe_url(subscriber),
+    )
+
+
+def unsubscribe_url(subscriber: Subscriber) -> str:
+    token = make_token(subscriber, Purpose.UNSUBSCRIBE)
+    return settings.SITE_URL + reverse("subscriptions:unsubscribe", args=[token])
+
+
+def list_headers(subscriber: Subscriber) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers: one HTTPS one-click URI; a mailto only where inbound mail
+    is wired to it."""
+    uris = [f"<{unsubscribe_url(subscriber)}>"]
+    if settings.UNSUBSCRIBE_MAILTO:
+        token = make_token(subscriber, Purpose.UNSUBSCRIBE)
+        uris.append(f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject={token}>")
+    return {
+        "List-Unsubscribe": ", ".join(uris),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": f"{settings.SITE_NAME} daily digest <digest.{settings.MAIL_DOMAIN}>",
+    }
+
+
+def digest_message(
+    *, subscriber: Subscriber, email: RenderedEmail, delivery_id: int | None, day: date
+) -> AnymailMessage:
+    """The message to send: bare To address, both parts, list headers, our own Message-ID."""
+    message_id = make_msgid(
+        idstring=f"digest.{day:%Y%m%d}.{delivery_id or 'preview'}", domain=settings.MAIL_DOMAIN
+    )
+    message = AnymailMessage(
+        subject=email.subject,
+        body=email.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        headers={**list_headers(subscriber), "Message-ID": message_id},
+        tags=["digest"],
+        metadata={"delivery_id": str(delivery_id or ""), "digest_date": day.isoformat()},
+    )
+    message.attach_alternative(email.html, "text/html")
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    content: DigestContent
+    email: RenderedEmail | None
+
+
+def digest_preview_content(*, subscriber: Subscriber, day: date) -> Preview:
+    builder = DayBuilder(day)
+    content = builder.select(subscriber)
+    if content.is_empty and not subscriber.quiet_day_note:
+        return Preview(content, None)
+    return Preview(content, builder.render(content))
+
+
+def digest_preview(*, subscriber: Subscriber, day: date) -> RenderedEmail | None:
+    """Exactly what `subscriber` would get for `day` (None: nothing would be sent)."""
+    return digest_preview_content(subscriber=subscriber, day=day).email

@@ -1,0 +1,79 @@
+"""preview_digest: exactly what one subscriber would get for a day, as HTML, text or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from digest.build import digest_preview_content
+from digest.management.commands.fetch_papers import parse_day
+from digest.selectors import latest_listing_day
+from subscriptions.models import Subscriber
+from subscriptions.services import normalize_email
+
+
+class Command(BaseCommand):
+    help = "Show the digest a subscriber would get (nothing is sent or recorded)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("email")
+        parser.add_argument("--date", dest="day", help="YYYY-MM-DD, default the latest listing")
+        parser.add_argument("--format", choices=["html", "text", "json"], default="text")
+        parser.add_argument("--out", type=Path, help="write to this file instead of stdout")
+
+    def handle(
+        self, *args: Any, email: str, day: str | None, format: str, out: Path | None, **options: Any
+    ) -> None:
+        subscriber = Subscriber.objects.filter(email=normalize_email(email)).first()
+        if subscriber is None:
+            raise CommandError(f"No subscriber with the address {email!r}.")
+        for_date = parse_day(day) if day else latest_listing_day()
+        if for_date is None:
+            raise CommandError("No papers have been fetched yet: run fetch_papers first.")
+        preview = digest_preview_content(subscriber=subscriber, day=for_date)
+        if format == "json":
+            output = json.dumps(
+                {
+                    "email": subscriber.email,
+                    "date": for_date.isoformat(),
+                    "subject": preview.email.subject if preview.email else None,
+                    "would_send": preview.email is not None,
+                    "quiet_reason": preview.content.quiet_reason,
+                    "sections": {
+                        "trending": _section(preview.content.trending),
+                        "topics": _section(preview.content.topics),
+                    },
+                },
+                indent=2,
+            )
+        elif preview.email is None:
+            raise CommandError(
+                f"Nothing to send to {subscriber.email} for {for_date}: "
+                f"{preview.content.quiet_reason}"
+            )
+        else:
+            output = (
+                preview.email.html
+                if format == "html"
+                else (f"Subject: {preview.email.subject}\n\n{preview.email.text}")
+            )
+        if out:
+            out.write_text(output, encoding="utf-8")
+            self.stdout.write(self.style.SUCCESS(f"Wrote {format} preview to {out}"))
+        else:
+            self.stdout.write(output)
+
+
+def _section(picks: list[Any]) -> list[dict[str, object]]:
+    return [
+        {
+            "arxiv_id": p.paper.arxiv_id,
+            "title": p.paper.title,
+            "upvotes": p.paper.upvotes,
+            "reason": p.reason.as_dict(),
+        }
+        for p in picks
+    ]

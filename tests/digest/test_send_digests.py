@@ -1,0 +1,133 @@
+"""The daily job end to end on the embedded defaults: send_digests, the outbox, exactly once."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, transaction
+
+from digest.models import Delivery
+from subscriptions.models import Subscriber
+from tests.factories import DeliveryFactory, SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def outbox_messages(settings) -> dict[str, email.message.EmailMessage]:
+    folder = Path(settings.EMAIL_FILE_PATH)
+    messages = {}
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert path.with_suffix(".html").exists()
+        messages[str(message["To"])] = message
+    return messages
+
+
+def html_of(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_one_email_per_active_subscriber_differing_by_topic(
+    settings, file_outbox, snapshot_day, capsys
+):
+    SubscriberFactory(email="diffusion@example.org", topics=["diffusion"])
+    SubscriberFactory(email="rl@example.org", topics=['"reinforcement learning"'])
+    SubscriberFactory(email="pending@example.org", status=Subscriber.Status.PENDING)
+    SubscriberFactory(email="gone@example.org", status=Subscriber.Status.UNSUBSCRIBED)
+
+    call_command("send_digests", day=snapshot_day.isoformat())
+
+    messages = outbox_messages(settings)
+    assert sorted(messages) == ["diffusion@example.org", "rl@example.org"]
+    diffusion, rl = messages["diffusion@example.org"], messages["rl@example.org"]
+    assert "on diffusion" in diffusion["Subject"]
+    assert "reinforcement learning" in rl["Subject"]
+    assert "Masked Completion via Structured Diffusion" in html_of(diffusion)
+    assert "Masked Completion via Structured Diffusion" not in html_of(rl)
+    # Every paper links to its abstract page, in both parts.
+    assert "https://arxiv.org/abs/2409.10594" in html_of(diffusion)  # trending: KAT
+    assert "https://arxiv.org/abs/2409.10594" in text_of(diffusion)
+    assert len(html_of(diffusion).encode()) < 100_000
+    out = capsys.readouterr().out
+    assert "2 sent" in out
+
+
+def test_second_run_sends_nothing(settings, file_outbox, snapshot_day, capsys):
+    SubscriberFactory.create_batch(3, topics=["transformer"])
+    call_command("send_digests", day=snapshot_day.isoformat())
+    assert len(outbox_messages(settings)) == 3
+
+    call_command("send_digests", day=snapshot_day.isoformat())
+    assert len(list(Path(settings.EMAIL_FILE_PATH).glob("*.eml"))) == 3
+    assert Delivery.objects.filter(status=Delivery.Status.SENT).count() == 3
+    assert "0 deliveries to send" in capsys.readouterr().out
+
+
+def test_one_delivery_row_per_subscriber_and_day():
+    delivery = DeliveryFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Delivery.objects.create(subscriber=delivery.subscriber, digest_date=delivery.digest_date)
+
+
+def test_list_headers_and_bare_to(settings, file_outbox, snapshot_day):
+    settings.UNSUBSCRIBE_MAILTO = "unsubscribe@digest.example.org"
+    first = SubscriberFactory(email="First.Reader@example.org".lower())
+    second = SubscriberFactory()
+    call_command("send_digests", day=snapshot_day.isoformat())
+    messages = outbox_messages(settings)
+    urls = []
+    for subscriber in (first, second):
+        message = messages[subscriber.email]
+        assert message["To"] == subscriber.email
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["List-Id"].endswith("<digest.digest.example.org>")
+        assert message["Message-ID"].endswith("@digest.example.org>")
+        uris = [u.strip().strip("<>") for u in str(message["List-Unsubscribe"]).split(",")]
+        https = [u for u in uris if u.startswith("https://")]
+        assert len(https) == 1 and https[0].startswith("https://digest.example.org/unsubscribe/")
+        assert any(u.startswith("mailto:unsubscribe@digest.example.org?subject=") for u in uris)
+        assert subscriber.email not in https[0]
+        assert https[0] in html_of(message) and https[0] in text_of(message)
+        urls.append(https[0])
+    assert urls[0] != urls[1]
+
+
+def test_no_mailto_unless_inbound_is_wired(settings, file_outbox, snapshot_day):
+    settings.UNSUBSCRIBE_MAILTO = ""
+    SubscriberFactory(email="r@example.org")
+    call_command("send_digests", day=snapshot_day.isoformat())
+    assert "mailto:" not in str(outbox_messages(settings)["r@example.org"]["List-Unsubscribe"])
+
+
+def test_unsubscribed_after_planning_is_suppressed(settings, file_outbox, snapshot_day):
+    from digest.delivery import deliveries_plan, deliveries_send
+
+    subscriber = SubscriberFactory()
+    ids = deliveries_plan(day=snapshot_day)
+    Subscriber.objects.filter(pk=subscriber.pk).update(status=Subscriber.Status.UNSUBSCRIBED)
+    report = deliveries_send(delivery_ids=ids)
+    assert report.counts["suppressed"] == 1
+    assert Delivery.objects.get().status == Delivery.Status.SUPPRESSED
+    assert not list(Path(settings.EMAIL_FILE_PATH).glob("*.eml"))
+
+
+def test_a_row_already_sending_is_never_sent_again(settings, file_outbox, snapshot_day):
+    from digest.delivery import deliveries_expire_sending, deliveries_send
+
+    delivery = DeliveryFactory(digest_date=snapshot_day, status=Delivery.Status.SENDING)
+    assert deliveries_send(delivery_ids=[delivery.pk]).counts["skipped"] == 1
+    settings.DELIVERY_SENDING_TIMEOUT = 0
+    Delivery.objects.filter(pk=delivery.pk).update(claimed_at="2026-11-24T06:00:00Z")
+    assert deliveries_expire_sending() == 1
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.UNKNOWN
+    call_command("send_digests", day=snapshot_day.isoformat())
+    assert not list(Path(settings.EMAIL_FILE_PATH).glob("*.eml"))

@@ -1,0 +1,85 @@
+"""import_subscribers: bad rows reported by line, good rows imported, re-import updates."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from subscriptions.models import Subscriber
+from tests.factories import SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+ROWS = [
+    ["email", "topics", "cadence", "hour", "timezone", "cap"],
+    ["Ada@Example.org", 'diffusion;"medical image"', "daily", "7", "Europe/Paris", "8"],
+    ["grace@example.org", "self-supervised", "weekly", "", "", ""],
+    ["not-an-email", "diffusion", "", "", "", ""],
+    ["bad.topic@example.org", '"unclosed', "", "", "", ""],
+    ["bad.hour@example.org", "diffusion", "daily", "25", "", ""],
+    ["bad.zone@example.org", "diffusion", "daily", "7", "Mars/Olympus", ""],
+    ["multi, line@example.org", "diffusion", "", "", "", ""],
+]
+
+
+def as_csv(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)  # RFC 4180 quoting
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    path = tmp_path / "readers.csv"
+    path.write_text(as_csv(ROWS), encoding="utf-8")
+    return path
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_good_rows_imported(csv_file, capsys):
+    call_command("import_subscribers", str(csv_file), "--confirmed")
+    err = capsys.readouterr().err
+    assert "readers.csv:4: invalid email 'not-an-email'" in err
+    assert "readers.csv:5: topic" in err and "quote" in err.lower()
+    assert "readers.csv:6: hour must be 0-23" in err
+    assert "readers.csv:7: unknown time zone 'Mars/Olympus'" in err
+    assert "readers.csv:8: invalid email" in err
+
+    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [
+        "ada@example.org",
+        "grace@example.org",
+    ]
+    ada = Subscriber.objects.get(email="ada@example.org")
+    assert ada.status == Subscriber.Status.ACTIVE
+    assert (ada.delivery_hour, ada.timezone, ada.max_papers) == (7, "Europe/Paris", 8)
+    assert [t.query for t in ada.topics.all()] == ["diffusion", '"medical image"']
+    assert ada.consent_source == "import:readers.csv" and ada.confirmed_at is not None
+    assert Subscriber.objects.get(email="grace@example.org").cadence == "weekly"
+
+
+def test_without_confirmed_new_addresses_stay_pending(csv_file):
+    call_command("import_subscribers", str(csv_file))
+    assert set(Subscriber.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_reimport_updates_and_never_reactivates_an_opt_out(csv_file, tmp_path):
+    SubscriberFactory(email="grace@example.org", status=Subscriber.Status.UNSUBSCRIBED)
+    call_command("import_subscribers", str(csv_file), "--confirmed")
+    assert Subscriber.objects.get(email="grace@example.org").status == "unsubscribed"
+
+    again = tmp_path / "again.csv"
+    again.write_text("email,topics,hour\nada@example.org,transformer,9\n", encoding="utf-8")
+    call_command("import_subscribers", str(again), "--confirmed")
+    ada = Subscriber.objects.get(email="ada@example.org")
+    assert ada.delivery_hour == 9
+    assert [t.query for t in ada.topics.all()] == ["transformer"]
+
+
+def test_a_file_without_the_required_columns_fails(tmp_path):
+    path = tmp_path / "wrong.csv"
+    path.write_text("address,interests\nada@example.org,x\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="missing column"):
+        call_command("import_subscribers", str(path))
+    assert not Subscriber.objects.exists()
