@@ -42,7 +42,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if settings.CELERY_BROKER_URL:
         try:
             with celery_app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1)
+                conn.ensure_connection(max_retries=1, interval_start=0, timeout=5)
             checks["broker"] = "ok"
         except Exception as exc:
             log.error("healthz: broker check failed: %s", exc)

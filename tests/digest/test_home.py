@@ -1,0 +1,78 @@
+"""The home page (the latest trending papers) and the health check."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import PaperFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_lists_the_latest_day_in_trending_order(client):
+    day = dt.date(2025, 11, 20)
+    PaperFactory(
+        arxiv_id="2511.00001", title="Less upvoted", upvotes=3, listed_on=day, author_count=7
+    )
+    PaperFactory(
+        arxiv_id="2511.00002",
+        title="Most upvoted <i>x</i>",
+        upvotes=99,
+        listed_on=day,
+        abstract="A long abstract. " * 40,
+    )
+    PaperFactory(arxiv_id="2511.00003", title="Yesterday's", listed_on=day - dt.timedelta(days=1))
+    PaperFactory(arxiv_id="2511.00004", title="Hidden one", listed_on=day, hidden=True)
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Get trending papers in your email inbox!" in html
+    assert html.index("Most upvoted") < html.index("Less upvoted")
+    assert "Yesterday" not in html and "Hidden one" not in html
+    assert 'href="https://arxiv.org/abs/2511.00002"' in html
+    assert "Most upvoted &lt;i&gt;x&lt;/i&gt;" in html
+    assert "7 authors" in html and ">99<" in html
+    assert "<details" in html and "<summary>" in html
+    assert '<html lang="en">' in html
+    assert reverse("subscriptions:subscribe") in html
+
+
+def test_home_without_papers(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    assert "No papers yet" in response.content.decode()
+
+
+def test_healthz_ok_without_broker(client, settings):
+    settings.CELERY_BROKER_URL = ""
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "broker": "not configured"}
+
+
+def test_healthz_names_a_failed_broker(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    from digest.celery import app
+
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+    try:
+        response = client.get(reverse("healthz"))
+    finally:
+        app.conf.broker_url = None
+    assert response.status_code == 503
+    assert response.json() == {"database": "ok", "broker": "failed"}
+
+
+def test_healthz_names_a_failed_database(client, monkeypatch):
+    from django.db import connection
+
+    def broken_cursor(*args, **kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json()["database"] == "failed"

@@ -1,0 +1,133 @@
+"""/manage/<token>/: preferences, pause and resume, recent digests, unsubscribe button."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from subscriptions.models import Subscriber
+from subscriptions.tokens import Purpose, make_token
+from tests.factories import DeliveryFactory, SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reader():
+    return SubscriberFactory(email="m@example.org", status="active", topics=["diffusion"])
+
+
+def url(subscriber, purpose=Purpose.MANAGE):
+    return reverse("subscriptions:manage", args=[make_token(subscriber, purpose)])
+
+
+def prefs(**overrides):
+    data = {
+        "action": "save",
+        "topics": 'cat:cs.CV\nauthor:"Ada Lovelace"',
+        "cadence": "weekly",
+        "weekday": "4",
+        "delivery_hour": "18",
+        "timezone": "America/New_York",
+        "max_papers": "5",
+        "min_upvotes": "3",
+        "quiet_day_note": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_page_shows_current_settings_and_an_unsubscribe_button(client, reader):
+    response = client.get(url(reader))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "m@example.org" in html and "diffusion</textarea>" in html
+    assert reverse("subscriptions:unsubscribe", args=["X"]).removesuffix("X/") in html
+    assert 'name="min_upvotes"' in html and 'name="quiet_day_note"' in html
+
+
+def test_get_changes_nothing(client, reader):
+    before = Subscriber.objects.filter(pk=reader.pk).values().get()
+    client.get(url(reader))
+    assert Subscriber.objects.filter(pk=reader.pk).values().get() == before
+
+
+def test_save_preferences(client, reader):
+    link = url(reader)
+    response = client.post(link, prefs())
+    assert response.status_code == 302 and response["Location"] == link
+    reader.refresh_from_db()
+    assert (reader.cadence, reader.weekday, reader.delivery_hour) == ("weekly", 4, 18)
+    assert reader.timezone == "America/New_York"
+    assert (reader.max_papers, reader.min_upvotes, reader.quiet_day_note) == (5, 3, True)
+    assert [t.query for t in reader.topics.all()] == ["cat:cs.CV", 'author:"Ada Lovelace"']
+    assert "Saved" in client.get(link).content.decode()
+
+
+def test_bad_topic_is_explained_and_nothing_saved(client, reader):
+    response = client.post(url(reader), prefs(topics="ok topic\n-only"))
+    assert response.status_code == 400
+    assert "Line 2" in response.content.decode()
+    reader.refresh_from_db()
+    assert reader.cadence == "daily"
+    assert [t.query for t in reader.topics.all()] == ["diffusion"]
+
+
+def test_pause_and_resume(client, reader):
+    link = url(reader)
+    client.post(link, {"action": "pause"})
+    assert Subscriber.objects.get(pk=reader.pk).status == "paused"
+    assert "Resume" in client.get(link).content.decode()
+    client.post(link, {"action": "resume"})
+    assert Subscriber.objects.get(pk=reader.pk).status == "active"
+
+
+def test_recent_digests_newest_first_sent_only(client, reader):
+    today = timezone.localdate()
+    DeliveryFactory(
+        subscriber=reader,
+        digest_date=today - dt.timedelta(days=2),
+        status="sent",
+        subject="Older digest",
+    )
+    DeliveryFactory(
+        subscriber=reader,
+        digest_date=today - dt.timedelta(days=1),
+        status="sent",
+        subject="Newer digest",
+    )
+    DeliveryFactory(subscriber=reader, digest_date=today, status="failed", subject="Failed one")
+    html = client.get(url(reader)).content.decode()
+    assert html.index("Newer digest") < html.index("Older digest")
+    assert "Failed one" not in html
+
+
+def test_csrf_required(reader):
+    response = Client(enforce_csrf_checks=True).post(url(reader), {"action": "pause"})
+    assert response.status_code == 403
+    assert Subscriber.objects.get(pk=reader.pk).status == "active"
+
+
+def test_link_expires_and_is_revoked_by_a_version_bump(client, reader, settings):
+    link = url(reader)
+    with time_machine.travel(timezone.now() + dt.timedelta(days=settings.MANAGE_MAX_AGE_DAYS + 1)):
+        assert client.get(link).status_code == 410
+    Subscriber.objects.filter(pk=reader.pk).update(token_version=9)
+    assert client.get(link).status_code == 400
+
+
+@pytest.mark.parametrize("purpose", [Purpose.CONFIRM, Purpose.UNSUBSCRIBE])
+def test_other_purposes_refused(client, reader, purpose):
+    assert client.post(url(reader, purpose), {"action": "pause"}).status_code == 400
+    assert Subscriber.objects.get(pk=reader.pk).status == "active"
+
+
+def test_unsubscribed_reader_sees_a_resubscribe_button(client):
+    gone = SubscriberFactory(status="unsubscribed")
+    html = client.get(url(gone)).content.decode()
+    assert "/resubscribe/" in html
