@@ -122,7 +122,8 @@ class DayRenderer:
         self._text = env.get_template("digest.txt")
         shell = env.get_template("digest.html").render(
             # Markers are fixed ASCII letters, safe as markup.
-            {name: Markup(_marker(name)) for name in _MARKERS}  # noqa: S704 | {"day_label": self.day_label}
+            {name: Markup(_marker(name)) for name in _MARKERS}  # noqa: S704
+            | {"day_label": self.day_label}
         )
         self._shell = _BREAK_AFTER.sub(r"\1\n", inline_css(shell))
         self._cards: dict[tuple[int, Section, Reason], str] = {}
