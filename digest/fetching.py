@@ -1,11 +1,17 @@
-"""Fetch one source's listing for a day, upsert it, and record the run."""
+"""Fetch one source's listing for a day, upsert it, and record the run.
+
+Whatever goes wrong while reading a source (timeouts, HTTP errors after the retries, a body that
+is not JSON or Atom) is a FetchError: the run is recorded as failed and no paper is touched.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+
+from django.utils import timezone
 
 from digest.ingest import IngestResult, fetch_run_finish, fetch_run_start, papers_upsert
 from digest.models import FetchRun, Paper
@@ -15,9 +21,22 @@ from digest.sources.records import Listing
 logger = logging.getLogger(__name__)
 
 SOURCES = (Paper.Source.HF, Paper.Source.ARXIV, Paper.Source.SNAPSHOT)
+# The trending order depends on upvotes, which keep rising for days after a paper is listed.
+TRENDING_REFRESH_DAYS = 3
+
+Loader = Callable[[str, date, Path | None], Listing]
 
 
-def _load(source: str, day: date, file: Path | None) -> Listing:
+def load_listing(source: str, day: date, file: Path | None = None) -> Listing:
+    """Read one source's listing for `day` (network for hf and arxiv, the bundled file else)."""
+    if source == Paper.Source.HF:
+        from digest.sources.hf import fetch_hf_day_from_settings
+
+        return fetch_hf_day_from_settings(day)
+    if source == Paper.Source.ARXIV:
+        from digest.sources.arxiv import fetch_arxiv_day_from_settings
+
+        return fetch_arxiv_day_from_settings(day)
     if source == Paper.Source.SNAPSHOT:
         from digest.sources.snapshot import SNAPSHOT_PATH, load_snapshot
 
@@ -25,12 +44,15 @@ def _load(source: str, day: date, file: Path | None) -> Listing:
     raise FetchError(f"unknown source {source!r}")
 
 
+def empty_is_expected(source: str, day: date) -> bool:
+    """Nothing is listed on weekends (arXiv announces Sunday to Thursday evenings, US Eastern,
+    which are the listing days Monday to Friday). A holiday cannot be told from a fault here,
+    so an empty weekday is reported as a warning."""
+    return day.weekday() >= 5
+
+
 def listing_fetch(
-    *,
-    source: str,
-    day: date,
-    file: Path | None = None,
-    loader: Callable[[str, date, Path | None], Listing] = _load,
+    *, source: str, day: date, file: Path | None = None, loader: Loader = load_listing
 ) -> tuple[FetchRun, IngestResult | None]:
     """Fetch and upsert; a failed fetch records the error and changes no paper."""
     run = fetch_run_start(source=source, for_date=day)
@@ -41,18 +63,21 @@ def listing_fetch(
         return fetch_run_finish(run=run, error=str(exc)), None
     result = papers_upsert(records=listing.records, listed_on=day)
     result.skipped.extend(listing.skipped)
-    expected_empty = day.weekday() >= 5
-    run = fetch_run_finish(run=run, result=result, empty_expected=expected_empty)
+    expected = empty_is_expected(source, day)
+    run = fetch_run_finish(run=run, result=result, empty_expected=expected)
     if run.status == FetchRun.Status.EMPTY:
-        log = logger.info if expected_empty else logger.warning
-        log("fetch %s %s: empty listing%s", source, day, " (weekend)" if expected_empty else "")
-    for item in listing.skipped:
-        logger.info(
-            "fetch %s %s: skipped item %s (%s): %s",
-            source,
-            day,
-            item.position,
-            item.raw_id or "no id",
-            item.reason,
-        )
+        if expected:
+            logger.info("fetch %s %s: empty listing, as expected on a weekend", source, day)
+        else:
+            logger.warning("fetch %s %s: empty listing on a weekday", source, day)
     return run, result
+
+
+def trending_refresh(
+    *, today: date | None = None, days: int = TRENDING_REFRESH_DAYS
+) -> list[FetchRun]:
+    """Re-read the last few days of the Hugging Face list so upvotes stay current."""
+    today = today or timezone.now().date()
+    return [
+        listing_fetch(source=Paper.Source.HF, day=today - timedelta(days=n))[0] for n in range(days)
+    ]

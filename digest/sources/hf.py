@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 SOURCE = "hf"
 DEFAULT_URL = "https://huggingface.co/api/daily_papers"
 MAX_LIMIT = 100  # the API refuses larger pages
-DEFAULT_MAX_PAGES = 50  # a day has tens of papers; this only stops a server that loops
+DEFAULT_MAX_PAGES = 200  # 20,000 papers: far above any real day, still a bound
 
 
 T = TypeVar("T")

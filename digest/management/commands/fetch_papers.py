@@ -34,6 +34,7 @@ class Command(BaseCommand):
         self, *args: Any, source: str, day: str | None, file: Path | None, **options: Any
     ) -> None:
         for_date = parse_day(day)
+        file = Path(file) if file is not None else None  # call_command passes strings as is
         if file is not None and source != "snapshot":
             raise CommandError("--file is only for --source snapshot")
         self.stdout.write(f"Fetching {source} for {for_date}…")

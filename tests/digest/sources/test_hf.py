@@ -40,6 +40,7 @@ KAT = PaperRecord(
     title="Kolmogorov-Arnold Transformer",
     abstract=fixture_json("hf_daily_papers_2024-09-17.json")[0]["paper"]["summary"],
     authors=("Xingyi Yang", "Xinchao Wang"),
+    author_count=2,
     keywords=("Kolmogorov-Arnold Networks", "transformer", "rational functions", "group-KAN"),
     published_at=datetime(2024, 9, 16, 17, 54, 51, tzinfo=UTC),
     listed_on=DAY,
@@ -187,6 +188,7 @@ def test_malformed_items_are_skipped_and_counted(httpserver: HTTPServer, fetcher
             title="Kolmogorov-Arnold Transformer",
             abstract="Transformers stand as the cornerstone of mordern deep learning.",
             authors=("Xingyi Yang", "Xinchao Wang"),  # hidden authors are still authors
+            author_count=2,
             published_at=datetime(2024, 9, 16, 17, 54, 51, tzinfo=UTC),
             listed_on=DAY,
             upvotes=5,
@@ -198,6 +200,7 @@ def test_malformed_items_are_skipped_and_counted(httpserver: HTTPServer, fetcher
             title="Fallback Title From Paper",
             abstract="Item title is empty; the paper title is used.",
             authors=("Priya Patel",),
+            author_count=1,
             published_at=datetime(2024, 9, 16, 10, 0, tzinfo=UTC),
             listed_on=DAY,
             upvotes=0,
