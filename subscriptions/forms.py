@@ -40,7 +40,13 @@ def time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-class PreferencesForm(forms.Form):
+class _Form(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # labels without a trailing colon
+        super().__init__(*args, **kwargs)
+
+
+class PreferencesForm(_Form):
     topics = forms.CharField(
         required=False,
         label="Topics",
@@ -170,7 +176,7 @@ class ManageForm(PreferencesForm):
         )
 
 
-class ResendForm(forms.Form):
+class ResendForm(_Form):
     """Ask for a new confirmation (or manage) link after an expired one."""
 
     email = forms.EmailField(

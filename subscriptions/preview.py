@@ -110,7 +110,7 @@ def topic_preview(*, query: str, days: int = PREVIEW_DAYS, limit: int = 8) -> Pr
                 paper=paper,
                 title=highlight(paper.title, match.words),
                 snippet=_snippet(highlight(paper.abstract, match.words)),
-                words=tuple(sorted(match.words)),
+                words=tuple(sorted({word.lower() for word in match.words})),
             )
         )
     return preview
