@@ -94,7 +94,9 @@ def topic_preview(*, query: str, days: int = PREVIEW_DAYS, limit: int = 8) -> Pr
     preview.day = day
     # The index is rebuilt only when the listing changes (a new day, a fetch, an edit).
     version = tuple(
-        papers_listed(day=day, days=days).aggregate(n=Count("pk"), at=Max("updated_at")).values()
+        papers_listed(day=day, days=days)
+        .aggregate(n=Count("pk"), last=Max("pk"), at=Max("updated_at"))
+        .values()
     )
     index, papers = _index(day, days, version)
     matches = index.match(query)

@@ -12,6 +12,10 @@
     } catch (e) { /* an old browser: UTC stays */ }
   }
 
+  // After a failed submit, take keyboard and screen-reader users to the first field to fix.
+  var invalid = document.querySelector("[aria-invalid='true']");
+  if (invalid) invalid.focus();
+
   // The weekday matters only for a weekly digest.
   var weekday = document.querySelector("[data-weekday]");
   var cadence = document.querySelectorAll("input[name='cadence']");
