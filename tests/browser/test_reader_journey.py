@@ -165,4 +165,9 @@ def test_screenshots(browser, live_server, listing, screenshots_dir: Path, name,
         + reverse("subscriptions:manage", args=[make_token(subscriber, Purpose.MANAGE)])
     )
     page.screenshot(path=screenshots_dir / f"manage-{name}.png", full_page=True)
+
+    response = page.goto(live_server.url + reverse("subscriptions:confirm", args=["tampered"]))
+    assert response is not None and response.status == 400
+    expect(page.get_by_role("button", name="Send me a new link")).to_be_visible()
+    page.screenshot(path=screenshots_dir / f"bad-link-{name}.png", full_page=True)
     page.context.close()
