@@ -32,11 +32,10 @@ TONES = {
 }
 
 
-def badge(label: str, *, tone: str | None = None, title: str = "") -> SafeString:
+def badge(label: str, *, tone: str | None = None) -> SafeString:
     return format_html(
-        '<span class="ax-badge ax-{}" title="{}">{}</span>',
+        '<span class="ax-badge ax-{}">{}</span>',
         tone or TONES.get(label.split(" ")[0], "muted"),
-        title,
         label,
     )
 

@@ -17,13 +17,18 @@ WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 36, 8, 10, 24  # room for the axis labels
 
 
+GRIDLINES = 4
+
+
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^n at or above `value`, so gridlines fall on round
-    numbers."""
-    if value <= 0:
-        return 1
-    scale = 10 ** math.floor(math.log10(value))
-    return next(m * scale for m in (1, 2, 2.5, 5, 10) if m * scale >= value)
+    """The top of the axis: four gridline steps of 1, 2, 2.5 or 5 x 10^n, so every gridline
+    label is a round number (and a whole one: counts never get a "1.2" label)."""
+    raw = value / GRIDLINES
+    if raw <= 1:
+        return GRIDLINES
+    scale = 10 ** math.floor(math.log10(raw))
+    steps = (1, 2, 2.5, 5, 10) if scale >= 10 else (1, 2, 5, 10)
+    return GRIDLINES * next(m * scale for m in steps if m * scale >= raw)
 
 
 def _fmt(value: float) -> str:
@@ -33,9 +38,9 @@ def _fmt(value: float) -> str:
 def _frame(figures: DailyFigures, top_value: float, body: str, label: str) -> SafeString:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     parts = []
-    for i in range(5):  # gridlines at 0, 1/4 ... of the top value
-        value = top_value * i / 4
-        y = TOP + plot_h - plot_h * i / 4
+    for i in range(GRIDLINES + 1):
+        value = top_value * i / GRIDLINES
+        y = TOP + plot_h - plot_h * i / GRIDLINES
         parts.append(
             f'<line class="ax-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text class="ax-axis" x="{LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">'
