@@ -35,7 +35,9 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber, delivery_id = read_token(token, Purpose.VIEW)
     except TokenError as exc:
-        return render(request, "web/link_problem.html", {"message": str(exc)}, status=404)
+        return render(request, "web/digest_link_problem.html", {"message": str(exc)}, status=404)
+    if delivery_id is None:
+        raise Http404("No such digest")
     delivery = Delivery.objects.filter(pk=delivery_id, subscriber=subscriber).first()
     if delivery is None or not delivery.papers:
         raise Http404("No such digest")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 from dataclasses import dataclass
 from datetime import date
 
@@ -199,11 +200,16 @@ class DayRenderer:
 
 def _text_pick(pick: Pick) -> dict[str, object]:
     text = "".join(s for s, _ in snippet(pick.paper.abstract, pick.reason.words))
+    # One spelling per matched word, whatever its case in the title and the abstract.
+    words = sorted(
+        {w.lower(): w for w in sorted(pick.reason.words, reverse=True)}.values(), key=str.lower
+    )
     return {
         "paper": pick.paper,
         "reason": pick.reason,
-        "authors": author_line(pick.paper),
-        "snippet": text,
+        "meta": " | ".join(meta_line(pick.paper)).replace("\u25b2 ", ""),
+        "words": words,
+        "snippet": textwrap.fill(text, width=76, initial_indent="   ", subsequent_indent="   "),
     }
 
 

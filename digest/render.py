@@ -80,7 +80,8 @@ def render_email(prefix: str, context: dict[str, object]) -> RenderedEmail:
     """Render `<prefix>.subject.txt`, `.txt` and `.html` with the CSS inlined (for one-off mail:
     confirmations, manage links). The daily digest assembles pre-inlined parts instead."""
     env = environment()
-    subject = env.get_template(f"{prefix}.subject.txt").render(context)
+    subject = fold_header(env.get_template(f"{prefix}.subject.txt").render(context))
+    context = {**context, "subject": subject}
     text = env.get_template(f"{prefix}.txt").render(context)
     html = env.get_template(f"{prefix}.html").render(context)
-    return RenderedEmail(subject=fold_header(subject), text=text, html=inline_css(html))
+    return RenderedEmail(subject=subject, text=text, html=inline_css(html))

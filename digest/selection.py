@@ -81,6 +81,8 @@ class DayContext:
         self.papers: dict[int, Paper] = {paper.pk: paper for paper in week}
         self.index = PaperIndex.build(_paper_text(paper) for paper in week)
         self._trending: dict[int, list[Paper]] = {}
+        # Many readers share a topic: each distinct query string is parsed and matched once.
+        self._matches: dict[str, dict[int, Match]] = {}
 
     def trending(self, days: int) -> list[Paper]:
         """The trending order of the last `days` days (1 for daily, 7 for weekly readers)."""
@@ -91,11 +93,16 @@ class DayContext:
         return self._trending[days]
 
     def match(self, query: str) -> dict[int, Match]:
-        try:
-            return self.index.match(query)
-        except QueryError:
-            # A stored topic that no longer parses matches nothing rather than failing a send.
-            return {}
+        """Papers matching `query` (shared between readers: do not modify the result)."""
+        found = self._matches.get(query)
+        if found is None:
+            try:
+                found = self.index.match(query)
+            except QueryError:
+                # A stored topic that no longer parses matches nothing rather than failing a send.
+                found = {}
+            self._matches[query] = found
+        return found
 
 
 def _trending_key(paper: Paper) -> tuple[object, ...]:

@@ -1,0 +1,70 @@
+"""The web archive: a day's public trending digest and a sent digest's "view in browser"."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+
+import pytest
+from django.core.management import call_command
+
+from digest.models import Delivery
+from subscriptions.tokens import Purpose, make_token
+from tests.factories import PaperFactory, SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_public_archive_of_a_day(client, snapshot_day):
+    response = client.get(f"/digests/{snapshot_day.isoformat()}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Kolmogorov-Arnold Transformer" in body
+    assert "https://arxiv.org/abs/2409.10594" in body
+    # The trending order: the most upvoted paper first.
+    assert body.index("Kolmogorov-Arnold Transformer") < body.index("Transformer in Transformer")
+
+
+def test_archive_of_a_day_without_papers_or_a_bad_date_is_404(client, snapshot_day):
+    assert client.get("/digests/2001-01-01/").status_code == 404
+    assert client.get("/digests/not-a-date/").status_code == 404
+
+
+def test_hidden_papers_stay_out_of_the_archive(client):
+    shown = PaperFactory(title="A shown paper", upvotes=3)
+    PaperFactory(title="An editor hid this", upvotes=99, hidden=True)
+    body = client.get(f"/digests/{shown.listed_on.isoformat()}/").content.decode()
+    assert "A shown paper" in body and "An editor hid this" not in body
+
+
+def test_view_in_browser_shows_the_emailed_digest(client, file_outbox, snapshot_day):
+    SubscriberFactory(email="reader@example.org", topics=["diffusion"])
+    call_command("send_digests", day=snapshot_day.isoformat())
+    (path,) = file_outbox.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    emailed = message.get_body(preferencelist=("html",)).get_content()
+    view_url = re.search(r'href="(https://digest\.example\.org/digests/view/[^"]+)"', emailed)[1]
+
+    response = client.get(view_url.removeprefix("https://digest.example.org"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    titles = re.findall(r'class="card-title"[^>]*>([^<]+)<', emailed)
+    assert titles and re.findall(r'class="card-title"[^>]*>([^<]+)<', page) == titles
+    assert page == emailed
+    assert response["X-Robots-Tag"] == "noindex"
+
+
+def test_view_token_is_checked(client, snapshot_day):
+    subscriber = SubscriberFactory()
+    other = SubscriberFactory()
+    delivery = Delivery.objects.create(
+        subscriber=subscriber, digest_date=snapshot_day, status="sent", papers=[]
+    )
+    # Another reader's token, a tampered one, or an unsubscribe token: 404, never a 500.
+    for token in (
+        make_token(other, Purpose.VIEW, extra=delivery.pk),
+        make_token(subscriber, Purpose.VIEW, extra=delivery.pk) + "x",
+        make_token(subscriber, Purpose.UNSUBSCRIBE),
+    ):
+        assert client.get(f"/digests/view/{token}/").status_code == 404
