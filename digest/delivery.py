@@ -1,29 +1,34 @@
 """Plan a day's deliveries, then claim and send them, each row exactly once.
 
 A delivery row moves `queued -> sending -> sent | failed | rejected | suppressed`. A row is
-claimed by a conditional UPDATE (only a `queued` row can be claimed, and only by one worker),
-sent, and marked at once, so a crash leaves at most the one in-flight row undecided: it stays
-`sending`, and `deliveries_expire_sending` later marks it `unknown`, never resent.
+claimed under a row lock with a conditional UPDATE (only a `queued` row can be claimed, and only
+by one worker), sent, and marked at once, so a crash leaves at most the one in-flight row
+undecided: it stays `sending`, and `deliveries_expire_sending` later marks it `unknown`, never
+resent. A transient send error puts the row back to `queued` for a later retry. See
+docs/delivery.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import smtplib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db.models import F, Max, Prefetch
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+from django.db.models import Max, Prefetch, Q
 from django.utils import timezone
 
 from digest.build import DayBuilder, digest_message
 from digest.models import Delivery, Paper
 from digest.selection import TOPIC_WINDOW_DAYS, sent_papers_by_subscriber
+from digest.send_rate import SendRateLimiter, send_rate_limiter
+from digest.sending_errors import SendOutcome, send_error_outcome, send_error_text
 from subscriptions.models import Subscriber, Topic
 
 logger = logging.getLogger(__name__)
@@ -34,12 +39,16 @@ Status = Delivery.Status
 @dataclass(slots=True)
 class SendReport:
     counts: Counter[str] = field(default_factory=Counter)
+    # Rows left `queued` by this run (re-queued after a transient error, or not reached because
+    # the batch stopped): the task retries the batch for them.
+    pending: int = 0
 
     def add(self, other: SendReport) -> None:
         self.counts.update(other.counts)
+        self.pending += other.pending
 
     def summary(self) -> str:
-        order = ["sent", "suppressed", "empty", "rejected", "failed", "skipped"]
+        order = ["sent", "suppressed", "empty", "rejected", "failed", "retrying", "skipped"]
         return (
             ", ".join(f"{self.counts[k]} {k}" for k in order if self.counts[k]) or "nothing to do"
         )
@@ -63,15 +72,57 @@ def deliveries_plan(*, day: date, subscribers: Iterable[Subscriber] | None = Non
     )
 
 
+def deliveries_take_for_enqueue(
+    *, ids: Sequence[int] | None = None, now: datetime | None = None
+) -> list[int]:
+    """Queued rows that no broker message is known to carry, stamped `enqueued_at = now`.
+
+    That is rows never enqueued, and rows enqueued more than DELIVERY_REQUEUE_AFTER seconds ago
+    and still queued: a broker can lose its queue (Redis restarted without persistence), and a
+    message for a row already sent is harmless (the claim skips it). With `ids`, only those rows.
+    Call it inside the transaction that enqueues after commit, so a crash between the two leaves
+    the rows stamped and the next run (after DELIVERY_REQUEUE_AFTER) enqueues them again.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
+    waiting = Delivery.objects.filter(status=Status.QUEUED).filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff)
+    )
+    if ids is None:
+        chunks: list[Sequence[int] | None] = [None]
+    else:
+        # Bounded IN lists: SQLite caps the number of parameters of one statement.
+        chunks = [ids[i : i + 5000] for i in range(0, len(ids), 5000)]
+    taken: list[int] = []
+    for chunk in chunks:
+        rows = waiting if chunk is None else waiting.filter(pk__in=chunk)
+        found = list(rows.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(found), 5000):
+            # Same conditions again: a row claimed since the SELECT is left alone.
+            waiting.filter(pk__in=found[start : start + 5000]).update(enqueued_at=now)
+        taken.extend(found)
+    return taken
+
+
+def deliveries_mark_enqueued(*, ids: Sequence[int], at: datetime) -> int:
+    """Record when the rows' next broker message is due (a retry's countdown included), so the
+    planner does not count them as lost meanwhile."""
+    return Delivery.objects.filter(pk__in=list(ids), status=Status.QUEUED).update(enqueued_at=at)
+
+
 def deliveries_expire_sending(*, now: datetime | None = None) -> int:
     """Rows left `sending` past the timeout belong to a worker that died mid-send: the provider
     may have accepted the message, so they become `unknown` and are never resent."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
-    return Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).update(
+    expired = Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).update(
         status=Status.UNKNOWN,
         finished_at=timezone.now(),
         error="worker stopped while sending; not resent (may or may not have been delivered)",
     )
+    if expired:
+        # Operators review these by hand (docs/delivery.md, "Reviewing unknown rows").
+        logger.error("%d deliveries marked unknown after a worker stopped mid-send", expired)
+    return expired
 
 
 _builders: dict[date, tuple[tuple[object, ...], DayBuilder]] = {}
@@ -94,7 +145,12 @@ def day_builder(day: date) -> DayBuilder:
 
 
 def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
-    """Send a batch over one connection. Each row is claimed just before its message is sent."""
+    """Send a batch over one connection. Each row is claimed just before its message is sent.
+
+    A transient error (provider down, 5xx, SMTP 4xx) puts the row back to `queued` and the report
+    says so (`report.pending`); the caller (the task) retries the batch later. After
+    DELIVERY_MAX_ATTEMPTS claims the row is marked `failed` instead.
+    """
     report = SendReport()
     rows = list(
         Delivery.objects.filter(pk__in=delivery_ids, status=Status.QUEUED)
@@ -107,46 +163,79 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
     for row in rows:
         by_day.setdefault(row.digest_date, []).append(row)
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
+    limiter = send_rate_limiter()
+    sender = _BatchSender(connection, limiter, report)
     try:
         for day, day_rows in by_day.items():
-            _send_day(day, day_rows, connection, report)
+            if not sender.send_day(day, day_rows):
+                break
     finally:
-        connection.close()
+        _close_quietly(connection)
+        limiter.close()
     return report
 
 
-def _send_day(day: date, rows: list[Delivery], connection: object, report: SendReport) -> None:
-    builder = day_builder(day)
-    history = sent_papers_by_subscriber(subscriber_ids=[r.subscriber_id for r in rows], day=day)
-    for row in rows:
-        if not _claim(row):
+class _BatchSender:
+    """The loop over one batch's rows, sharing one connection, one limiter and one report."""
+
+    def __init__(self, connection: BaseEmailBackend, limiter: SendRateLimiter, report: SendReport):
+        self.connection = connection
+        self.limiter = limiter
+        self.report = report
+        self.transient_in_a_row = 0
+
+    def send_day(self, day: date, rows: list[Delivery]) -> bool:
+        """Send `rows` (all of `day`); False when the provider looks down and the batch stops."""
+        builder = day_builder(day)
+        history = sent_papers_by_subscriber(subscriber_ids=[r.subscriber_id for r in rows], day=day)
+        for index, row in enumerate(rows):
+            if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
+                # Several transient errors in a row: the provider is down, not one message bad.
+                # The rest stay `queued` and untouched (no attempt spent) for the task's retry.
+                self.report.pending += len(rows) - index
+                return False
+            self._send_one(row, builder, history.get(row.subscriber_id, (set(), None)))
+        return True
+
+    def _send_one(
+        self, row: Delivery, builder: DayBuilder, history: tuple[set[str], date | None]
+    ) -> None:
+        report = self.report
+        claim = _claim(row)
+        if claim is None:
             report.counts["skipped"] += 1
-            continue
-        # The subscriber was loaded with the batch; re-read the status now, at send time.
-        status = Subscriber.objects.filter(pk=row.subscriber_id).values_list("status", flat=True)
-        if status.first() != Subscriber.Status.ACTIVE:
-            _finish(row, Status.SUPPRESSED, error="subscriber is no longer active")
+            return
+        if claim == _SUPPRESSED:
             report.counts["suppressed"] += 1
-            continue
+            return
         subscriber = row.subscriber
-        content = builder.select(subscriber, history=history.get(subscriber.pk, (set(), None)))
-        if content.is_empty and not subscriber.quiet_day_note:
-            _finish(row, Status.SUPPRESSED, error="nothing new to send")
-            report.counts["empty"] += 1
-            continue
-        email = builder.render(content, delivery_id=row.pk)
-        message = digest_message(subscriber=subscriber, email=email, delivery_id=row.pk, day=day)
         try:
-            connection.send_messages([message])  # type: ignore[attr-defined]
-        except (AnymailRecipientsRefused, smtplib.SMTPRecipientsRefused) as exc:
-            _finish(row, Status.REJECTED, error=str(exc)[:500])
-            report.counts["rejected"] += 1
-            continue
-        except (AnymailError, smtplib.SMTPException, OSError) as exc:
-            _finish(row, Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
+            content = builder.select(subscriber, history=history)
+            if content.is_empty and not subscriber.quiet_day_note:
+                _finish(row, Status.SUPPRESSED, error="nothing new to send")
+                report.counts["empty"] += 1
+                return
+            email = builder.render(content, delivery_id=row.pk)
+            message = digest_message(
+                subscriber=subscriber, email=email, delivery_id=row.pk, day=row.digest_date
+            )
+        except Exception as exc:
+            # A bug or bad data for one subscriber must not hold up the rest of the batch; the
+            # row records why, and nothing was sent, so `failed` is exact.
+            logger.exception("delivery %s: could not build the digest", row.pk)
+            _finish(row, Status.FAILED, error=f"build: {send_error_text(exc)}")
             report.counts["failed"] += 1
-            logger.warning("delivery %s failed: %s", row.pk, exc)
-            continue
+            return
+        self.limiter.wait()
+        try:
+            # open() is a no-op on an open connection; it reconnects after a transient error,
+            # so the whole batch still shares one connection in the normal case.
+            self.connection.open()
+            self.connection.send_messages([message])
+        except Exception as exc:
+            self._send_failed(row, claim, exc)
+            return
+        self.transient_in_a_row = 0
         _finish(
             row,
             Status.SENT,
@@ -156,14 +245,61 @@ def _send_day(day: date, rows: list[Delivery], connection: object, report: SendR
         )
         report.counts["sent"] += 1
 
+    def _send_failed(self, row: Delivery, attempt: int, exc: Exception) -> None:
+        report = self.report
+        outcome = send_error_outcome(exc)
+        reason = send_error_text(exc)
+        if outcome is SendOutcome.TRANSIENT:
+            self.transient_in_a_row += 1
+            _close_quietly(self.connection)  # a broken SMTP session is not reusable
+            if attempt < settings.DELIVERY_MAX_ATTEMPTS:
+                _requeue(row, error=f"attempt {attempt}: {reason}")
+                report.counts["retrying"] += 1
+                report.pending += 1
+                logger.info("delivery %s: transient error, will retry: %s", row.pk, reason)
+                return
+            reason = f"gave up after {attempt} attempts: {reason}"
+        else:
+            self.transient_in_a_row = 0
+        status = Status.REJECTED if outcome is SendOutcome.REJECTED else Status.FAILED
+        _finish(row, status, error=reason[:500])
+        report.counts[status.value] += 1
+        logger.warning("delivery %s %s: %s", row.pk, status.value, reason)
 
-def _claim(row: Delivery) -> bool:
-    """Only one worker wins a queued row: the UPDATE matches it only while it is `queued`."""
+
+_SUPPRESSED = -1
+
+
+def _claim(row: Delivery) -> int | None:
+    """Take a queued row for this worker and return its attempt number (None: not ours).
+
+    On PostgreSQL the row is locked with SKIP LOCKED in a short transaction, so a second worker
+    holding the same batch passes over it instead of waiting; the status condition on the UPDATE
+    is what makes it exactly once on every database (SQLite ignores FOR UPDATE and serialises
+    writers instead). The subscriber's status is read in the same query, at send time: someone
+    who left after planning gets no email and the row ends `suppressed` (returns _SUPPRESSED).
+    """
     now = timezone.now()
-    claimed = Delivery.objects.filter(pk=row.pk, status=Status.QUEUED).update(
-        status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    return claimed == 1
+    with transaction.atomic():
+        found = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=row.pk, status=Status.QUEUED)
+            .values_list("attempts", "subscriber__status")
+            .first()
+        )
+        if found is None:
+            return None
+        attempts, subscriber_status = found
+        queued = Delivery.objects.filter(pk=row.pk, status=Status.QUEUED)
+        if subscriber_status != Subscriber.Status.ACTIVE:
+            done = queued.update(
+                status=Status.SUPPRESSED,
+                finished_at=now,
+                error=f"subscriber is {subscriber_status}, no longer active",
+            )
+            return _SUPPRESSED if done else None
+        claimed = queued.update(status=Status.SENDING, claimed_at=now, attempts=attempts + 1)
+    return attempts + 1 if claimed else None
 
 
 def _finish(row: Delivery, status: str, **fields: object) -> None:
@@ -172,8 +308,21 @@ def _finish(row: Delivery, status: str, **fields: object) -> None:
     )
 
 
+def _requeue(row: Delivery, *, error: str) -> None:
+    # Nothing left the building (the provider said "not now"), so the row may be sent again.
+    Delivery.objects.filter(pk=row.pk, status=Status.SENDING).update(
+        status=Status.QUEUED, claimed_at=None, error=error[:500]
+    )
+
+
+def _close_quietly(connection: BaseEmailBackend) -> None:
+    # Closing a dead connection can fail too; there is nothing more to do about it.
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
 def _provider_message_id(message: object) -> str:
     status = getattr(message, "anymail_status", None)
-    if status is not None and status.message_id:
+    if status is not None and status.message_id is not None:
         return str(status.message_id)
     return str(message.extra_headers.get("Message-ID", ""))  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ hourly run. Work is per time zone in use (a few hundred at most), never per subs
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Exists, OuterRef
@@ -17,6 +17,9 @@ from digest.delivery import deliveries_plan
 from digest.models import Delivery
 from digest.selectors import latest_listing_day
 from subscriptions.models import Subscriber
+
+# A weekly digest whose day is within this many days of an earlier one is the same week's.
+WEEK_GAP = 6
 
 
 def subscribers_due(*, now: datetime | None = None) -> dict[date, list[Subscriber]]:
@@ -32,15 +35,25 @@ def subscribers_due(*, now: datetime | None = None) -> dict[date, list[Subscribe
         day = latest_listing_day(on_or_before=local.date())
         if day is None:
             continue
-        weekly = Subscriber.Cadence.WEEKLY
-        candidates = (
-            active.filter(timezone=tz_name, delivery_hour__lte=local.hour)
-            .exclude(cadence=weekly, weekday__gt=local.weekday())
-            .exclude(cadence=weekly, weekday__lt=local.weekday())
-            .exclude(Exists(Delivery.objects.filter(subscriber=OuterRef("pk"), digest_date=day)))
-            .only("pk")
+        # The local wall-clock hour, whatever the UTC offset today: on the spring-forward day
+        # the skipped hour is simply reached later (hour >= delivery_hour), and on the fall-back
+        # day the repeated hour finds the row already there.
+        in_zone = active.filter(timezone=tz_name, delivery_hour__lte=local.hour)
+        daily = in_zone.filter(cadence=Subscriber.Cadence.DAILY).exclude(
+            Exists(Delivery.objects.filter(subscriber=OuterRef("pk"), digest_date=day))
         )
-        due.setdefault(day, []).extend(candidates)
+        # Weekly: on the chosen weekday, and not if this week's digest already went out for an
+        # earlier listing day (the morning's run used Friday's listing; Monday's arrives later).
+        weekly = in_zone.filter(cadence=Subscriber.Cadence.WEEKLY, weekday=local.weekday()).exclude(
+            Exists(
+                Delivery.objects.filter(
+                    subscriber=OuterRef("pk"), digest_date__gt=day - timedelta(days=WEEK_GAP)
+                )
+            )
+        )
+        candidates = [*daily.only("pk"), *weekly.only("pk")]
+        if candidates:
+            due.setdefault(day, []).extend(candidates)
     return due
 
 

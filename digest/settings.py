@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 env = environ.Env()
 
@@ -203,10 +204,44 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Redis redelivers unacknowledged messages after the visibility timeout; task time limits stay
 # below it so a running task is never handed to a second worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=1800)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_TIME_LIMIT must stay below CELERY_VISIBILITY_TIMEOUT, or Redis hands a "
+        "running task to a second worker."
+    )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Sending has its own queue, so one dedicated worker can hold the provider's global rate while
+# other work (fetch, planning) never waits behind a day's batches. With no -Q option a worker
+# consumes every queue listed here, so `celery -A digest worker` alone runs everything.
+# https://docs.celeryq.dev/en/stable/userguide/routing.html
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+SEND_QUEUE = env.str("SEND_QUEUE", default="digest.send")
+CELERY_TASK_QUEUES = [
+    Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
+    Queue(SEND_QUEUE, routing_key=SEND_QUEUE),
+]
+CELERY_TASK_ROUTES = {"digest.send_batch": {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE}}
+
+# --- Delivery (docs/delivery.md) ---------------------------------------------------------------
+# Global sending rate across every worker, messages per second (0: unlimited). Shared through
+# Redis when REDIS_URL is set, else per process.
+SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0.0)
+# A row is claimed at most this many times; a transient error on the last attempt marks it failed.
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=5)
+# Retry backoff: base * 2**retry seconds with full jitter, capped, never past the visibility
+# timeout (a longer countdown makes Redis redeliver the message while a worker still holds it).
+DELIVERY_RETRY_BACKOFF = env.int("DELIVERY_RETRY_BACKOFF", default=30)
+DELIVERY_RETRY_BACKOFF_MAX = min(
+    env.int("DELIVERY_RETRY_BACKOFF_MAX", default=900), CELERY_VISIBILITY_TIMEOUT - 60
+)
+# This many transient errors in a row stop a batch: the provider is down, not one message bad.
+DELIVERY_STOP_AFTER_TRANSIENT = env.int("DELIVERY_STOP_AFTER_TRANSIENT", default=3)
+# A row still `queued` this long after it was enqueued is enqueued again by the planner.
+DELIVERY_REQUEUE_AFTER = env.int("DELIVERY_REQUEUE_AFTER", default=600)
 
 # --- The daily job -----------------------------------------------------------------------------
 HF_PAPERS_URL = env.str("HF_PAPERS_URL", default="https://huggingface.co/api/daily_papers")
@@ -223,6 +258,8 @@ DIGEST_ARCHIVE_COUNT = env.int("DIGEST_ARCHIVE_COUNT", default=20)
 # A row still `sending` this long after it was claimed is marked `unknown` and never resent.
 DELIVERY_SENDING_TIMEOUT = env.int("DELIVERY_SENDING_TIMEOUT", default=900)
 CONFIRM_MAX_AGE_DAYS = env.int("CONFIRM_MAX_AGE_DAYS", default=7)
+# Signups never confirmed are deleted after this many days (consent was never given).
+UNCONFIRMED_RETENTION_DAYS = env.int("UNCONFIRMED_RETENTION_DAYS", default=7)
 MANAGE_MAX_AGE_DAYS = env.int("MANAGE_MAX_AGE_DAYS", default=90)
 
 # --- Logging -----------------------------------------------------------------------------------

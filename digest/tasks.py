@@ -6,13 +6,21 @@ With no CELERY_BROKER_URL they run in-process (settings.CELERY_TASK_ALWAYS_EAGER
 from __future__ import annotations
 
 import logging
-from datetime import date
+import random
+from datetime import date, timedelta
+from functools import partial
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from digest.delivery import deliveries_expire_sending, deliveries_send
+from digest.delivery import (
+    deliveries_expire_sending,
+    deliveries_mark_enqueued,
+    deliveries_send,
+    deliveries_take_for_enqueue,
+)
 from digest.fetching import listing_fetch
 from digest.planning import deliveries_plan_due
 
@@ -35,22 +43,61 @@ def fetch_day(day: str | None = None, sources: list[str] | None = None) -> dict[
     return outcome
 
 
-@shared_task(name="digest.send_batch", acks_late=True, reject_on_worker_lost=True)
-def send_batch(delivery_ids: list[int]) -> dict[str, int]:
-    """Send one batch. Safe to run twice: only `queued` rows are claimed, one worker each."""
-    return dict(deliveries_send(delivery_ids=delivery_ids).counts)
+def retry_countdown(retries: int) -> int:
+    """Exponential backoff with full jitter (so retries of many batches do not arrive together),
+    never longer than DELIVERY_RETRY_BACKOFF_MAX, which settings keep below Redis' visibility
+    timeout."""
+    ceiling = min(settings.DELIVERY_RETRY_BACKOFF * 2**retries, settings.DELIVERY_RETRY_BACKOFF_MAX)
+    return max(1, int(random.uniform(ceiling / 2, ceiling)))
 
 
-def enqueue_batches(ids: list[int]) -> int:
-    chunks = batches(ids)
+@shared_task(
+    bind=True,
+    name="digest.send_batch",
+    # Safe to run twice (only `queued` rows are claimed), so the message is acknowledged only
+    # after the batch, and a worker killed mid-batch gives it back to the queue.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Per-row attempts bound the real work (DELIVERY_MAX_ATTEMPTS); this bounds the chain. Rows
+    # still queued after the last retry are enqueued again by the planner.
+    max_retries=12,
+)
+def send_batch(self: Task, delivery_ids: list[int]) -> dict[str, int]:
+    """Send one batch; retry it with backoff while transient errors leave rows queued."""
+    report = deliveries_send(delivery_ids=delivery_ids)
+    if (
+        report.pending
+        and not self.request.is_eager
+        and self.request.retries < (self.max_retries or 0)
+    ):
+        countdown = retry_countdown(self.request.retries)
+        deliveries_mark_enqueued(ids=delivery_ids, at=timezone.now() + timedelta(seconds=countdown))
+        logger.info("batch: %d rows left queued, retrying in %ds", report.pending, countdown)
+        raise self.retry(countdown=countdown)
+    # In-process (no broker) there is nobody to retry later but the next planner run, which
+    # picks the rows up as stale; that is also what happens after the last retry.
+    return dict(report.counts)
+
+
+def enqueue_batches(ids: list[int] | None = None) -> int:
+    """Enqueue batches for the rows that need a broker message (new or lost ones, see
+    `deliveries_take_for_enqueue`), after the current transaction commits. With `ids`, only
+    those rows; without, every queued row that needs one. Returns the number of batches."""
+    taken = deliveries_take_for_enqueue(ids=ids)
+    chunks = batches(taken)
     for chunk in chunks:
-        send_batch.delay(chunk)
+        # After commit, so a worker never looks for rows it cannot see yet; robust, so one
+        # failed publish (broker away) does not drop the others: its rows are stamped and the
+        # next planner run enqueues them again.
+        transaction.on_commit(partial(send_batch.delay, chunk), robust=True)
     return len(chunks)
 
 
 @shared_task(name="digest.plan_deliveries")
 def plan_deliveries() -> int:
-    """Hourly: rows for everyone due, then their batches enqueued (after the rows committed)."""
-    deliveries_expire_sending()
-    planned = deliveries_plan_due()
-    return sum(enqueue_batches(ids) for ids in planned.values())
+    """Hourly: rows for everyone due and batches for every queued row that needs one, in one
+    transaction; the batches go to the broker after it commits."""
+    with transaction.atomic():
+        deliveries_expire_sending()
+        deliveries_plan_due()
+        return enqueue_batches()

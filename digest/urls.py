@@ -3,6 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Delivery webhooks: /anymail/<esp>/tracking/, basic auth with ANYMAIL_WEBHOOK_SECRET.
+    path("anymail/", include("anymail.urls")),
     path("digests/", include("digest.archive_urls")),
     path("", include("subscriptions.urls")),
     path("", include("digest.web_urls")),

@@ -22,6 +22,7 @@ from django.utils import timezone
 from digest.topics import validate as validate_query
 from subscriptions.models import Subscriber
 from subscriptions.services import is_suppressed, normalize_email, topics_replace
+from subscriptions.tasks import enqueue_signup_email
 
 REQUIRED = ("email", "topics")
 OPTIONAL = ("cadence", "hour", "timezone", "cap")
@@ -41,13 +42,17 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged_opted_out: int = 0
+    confirmations: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        summary = (
             f"{self.created} created, {self.updated} updated, "
             f"{self.unchanged_opted_out} left alone (opted out), {len(self.errors)} bad rows"
         )
+        if self.confirmations:
+            summary += f"; {self.confirmations} confirmation emails queued"
+        return summary
 
 
 def parse_rows(text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]:
@@ -151,5 +156,9 @@ def subscribers_import(
             report.created += 1
         else:
             report.updated += 1
+        if subscriber.status == Subscriber.Status.PENDING and created:
+            # Without prior consent an imported address must confirm like any signup.
+            enqueue_signup_email(subscriber.email)
+            report.confirmations += 1
     report.errors.sort()
     return report

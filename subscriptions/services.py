@@ -243,3 +243,28 @@ def signup_email_send(*, email: str) -> SignupEmail:
     message.attach_alternative(rendered.html, "text/html")
     message.send()
     return kind
+
+
+# --- Delivery feedback (webhooks) --------------------------------------------------------------
+_SUPPRESSION_STATUS = {
+    "bounced": Subscriber.Status.BOUNCED,
+    "complained": Subscriber.Status.COMPLAINED,
+}
+
+
+def subscriber_suppress(*, subscriber: Subscriber, reason: str) -> Subscriber:
+    """A hard bounce or a complaint: never mail this address again.
+
+    `reason` is "bounced" or "complained". The status stops the planner and the send-time check;
+    the hashed Suppression row outlives erasure and blocks a new signup. A complaint is never
+    downgraded to a bounce.
+    """
+    status = _SUPPRESSION_STATUS[reason]
+    with transaction.atomic():
+        Suppression.objects.get_or_create(
+            email_hash=email_hash(subscriber.email), defaults={"reason": reason}
+        )
+        if subscriber.status != Subscriber.Status.COMPLAINED:
+            subscriber.status = status
+            subscriber.save(update_fields=["status", "updated_at"])
+    return subscriber

@@ -15,4 +15,5 @@ urlpatterns = [
     path("manage/<str:token>/", views.manage, name="manage"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("resubscribe/<str:token>/", views.resubscribe, name="resubscribe"),
+    path("manage/<str:token>/erase/", views.erase, name="erase"),
 ]

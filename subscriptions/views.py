@@ -13,6 +13,7 @@ from subscriptions import forms, services, tasks
 from subscriptions.models import Subscriber
 from subscriptions.preview import topic_preview
 from subscriptions.ratelimits import preview_limited, signup_limited
+from subscriptions.retention import subscriber_erase
 from subscriptions.tokens import Purpose, TokenError, make_token, read_token
 
 T = "web/subscriptions/"
@@ -179,6 +180,19 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         services.subscriber_unsubscribe(subscriber=subscriber)
     context = {"subscriber": subscriber, "manage_token": make_token(subscriber, Purpose.MANAGE)}
     return render(request, T + "unsubscribed.html", context)
+
+
+@require_POST
+def erase(request: HttpRequest, token: str) -> HttpResponse:
+    """Delete everything about the reader (a hashed address stays so they are never mailed)."""
+    subscriber = _subscriber(request, token, Purpose.MANAGE)
+    if isinstance(subscriber, HttpResponse):
+        return subscriber
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm that you want your data deleted.")
+        return redirect("subscriptions:manage", token=token)
+    subscriber_erase(subscriber=subscriber)
+    return render(request, T + "erased.html")
 
 
 @require_POST

@@ -59,9 +59,23 @@ def test_bad_rows_are_reported_with_line_numbers_and_good_rows_imported(csv_file
     assert Subscriber.objects.get(email="grace@example.org").cadence == "weekly"
 
 
-def test_without_confirmed_new_addresses_stay_pending(csv_file):
-    call_command("import_subscribers", str(csv_file))
+def test_without_confirmed_new_addresses_must_confirm(
+    csv_file, mailoutbox, capsys, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_subscribers", str(csv_file))
     assert set(Subscriber.objects.values_list("status", flat=True)) == {"pending"}
+    assert sorted(m.to[0] for m in mailoutbox) == ["ada@example.org", "grace@example.org"]
+    assert all("/confirm/" in m.body for m in mailoutbox)
+    assert "2 confirmation emails queued" in capsys.readouterr().out
+
+
+def test_confirmed_import_sends_no_confirmation(
+    csv_file, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_subscribers", str(csv_file), "--confirmed")
+    assert mailoutbox == []
 
 
 def test_reimport_updates_and_never_reactivates_an_opt_out(csv_file, tmp_path):

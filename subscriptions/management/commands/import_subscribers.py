@@ -34,8 +34,6 @@ class Command(BaseCommand):
         for line, message in report.errors:
             self.stderr.write(f"{file.name}:{line}: {message}")
         summary = f"{file.name}: {report.summary()}"
-        if not confirmed and report.created:
-            summary += " (new addresses are pending until they confirm)"
         if report.errors and not (report.created or report.updated):
             line, message = report.errors[0]
             raise CommandError(f"{summary}; line {line}: {message}")

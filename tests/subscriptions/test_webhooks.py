@@ -1,0 +1,158 @@
+"""Delivery webhooks through anymail, with Postmark's payloads posted by the Django test client.
+
+Payload shapes from https://postmarkapp.com/developer/webhooks/bounce-webhook (and the spam
+complaint and subscription change pages).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from digest.models import DeliveryEvent
+from subscriptions.models import Subscriber, Suppression
+from subscriptions.services import email_hash
+from tests.factories import DeliveryFactory, SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/anymail/postmark/tracking/"
+
+
+@pytest.fixture(autouse=True)
+def webhook_secret(settings):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret"}
+
+
+def auth(credentials: str = "hook:s3cret") -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()}
+
+
+def bounce(
+    email: str,
+    *,
+    type_: str = "HardBounce",
+    event_id: int = 4323372036854775807,
+    delivery_id: int | None = None,
+) -> dict[str, object]:
+    return {
+        "RecordType": "Bounce",
+        "ID": event_id,
+        "Type": type_,
+        "TypeCode": 1,
+        "Name": "Hard bounce",
+        "Tag": "digest",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+        "Metadata": {"delivery_id": str(delivery_id)} if delivery_id else {},
+        "ServerID": 23,
+        "MessageStream": "outbound",
+        "Description": "The server was unable to deliver your message (unknown user).",
+        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "Email": email,
+        "From": "digest@digest.example.org",
+        "BouncedAt": "2026-11-24T07:33:54.9070259Z",
+        "Inactive": True,
+        "CanActivate": True,
+        "Subject": "Your digest",
+    }
+
+
+def complaint(email: str, *, event_id: int = 42) -> dict[str, object]:
+    payload = bounce(email, type_="SpamComplaint", event_id=event_id)
+    payload["RecordType"] = "SpamComplaint"
+    return payload
+
+
+def subscription_change(email: str) -> dict[str, object]:
+    return {
+        "RecordType": "SubscriptionChange",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+        "ServerID": 23,
+        "MessageStream": "outbound",
+        "ChangedAt": "2026-11-24T10:53:34.416071Z",
+        "Recipient": email,
+        "Origin": "Recipient",
+        "SuppressSending": True,
+        "SuppressionReason": "ManualSuppression",
+        "Tag": "digest",
+        "Metadata": {},
+    }
+
+
+def post(client, payload: dict[str, object], **headers: str):
+    return client.post(URL, data=json.dumps(payload), content_type="application/json", **headers)
+
+
+def test_good_credentials_200(client):
+    assert post(client, bounce("nobody@example.org"), **auth()).status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, auth("hook:wrong"), auth("other:s3cret")])
+def test_bad_or_missing_credentials_400_and_nothing_changes(client, headers):
+    subscriber = SubscriberFactory(email="r@example.org")
+    assert post(client, bounce("r@example.org"), **headers).status_code == 400
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.ACTIVE
+    assert not DeliveryEvent.objects.exists()
+
+
+def test_hard_bounce_suppresses_and_links_the_delivery(client):
+    delivery = DeliveryFactory(subscriber=SubscriberFactory(email="r@example.org"))
+    post(client, bounce("r@example.org", delivery_id=delivery.pk), **auth())
+    subscriber = Subscriber.objects.get(email="r@example.org")
+    assert subscriber.status == Subscriber.Status.BOUNCED
+    assert Suppression.objects.filter(email_hash=email_hash("r@example.org"), reason="bounced")
+    event = DeliveryEvent.objects.get()
+    assert event.delivery == delivery
+    assert event.event_type == "bounced" and event.esp_name == "Postmark"
+
+
+def test_complaint_suppresses(client):
+    SubscriberFactory(email="r@example.org")
+    post(client, complaint("r@example.org"), **auth())
+    assert Subscriber.objects.get().status == Subscriber.Status.COMPLAINED
+    assert Suppression.objects.get().reason == "complained"
+
+
+def test_unsubscribe_event_unsubscribes(client):
+    SubscriberFactory(email="r@example.org")
+    post(client, subscription_change("r@example.org"), **auth())
+    subscriber = Subscriber.objects.get()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
+    assert subscriber.unsubscribed_at is not None
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize("type_", ["Transient", "SoftBounce", "DnsError"])
+def test_deferred_and_soft_bounces_do_not_suppress(client, type_):
+    SubscriberFactory(email="r@example.org")
+    assert post(client, bounce("r@example.org", type_=type_), **auth()).status_code == 200
+    assert Subscriber.objects.get().status == Subscriber.Status.ACTIVE
+    assert not Suppression.objects.exists()
+    assert DeliveryEvent.objects.count() == 1
+
+
+def test_duplicate_event_is_processed_once(client):
+    subscriber = SubscriberFactory(email="r@example.org")
+    post(client, subscription_change("r@example.org"), **auth())
+    # The reader comes back; a late duplicate of the old event must not unsubscribe them again.
+    Subscriber.objects.filter(pk=subscriber.pk).update(status=Subscriber.Status.ACTIVE)
+    assert post(client, subscription_change("r@example.org"), **auth()).status_code == 200
+    assert Subscriber.objects.get().status == Subscriber.Status.ACTIVE
+    assert DeliveryEvent.objects.count() == 1
+
+
+def test_duplicate_bounce_by_event_id(client):
+    SubscriberFactory(email="r@example.org")
+    post(client, bounce("r@example.org", event_id=7), **auth())
+    post(client, bounce("r@example.org", event_id=7), **auth())
+    post(client, bounce("r@example.org", event_id=8), **auth())
+    assert DeliveryEvent.objects.count() == 2
+
+
+def test_unknown_recipient_is_recorded_only(client):
+    assert post(client, bounce("stranger@example.org"), **auth()).status_code == 200
+    assert DeliveryEvent.objects.get().recipient == "stranger@example.org"
+    assert not Subscriber.objects.exists()
