@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from digest import curation
 from digest.admin.badges import badges, curation_state
@@ -56,7 +56,10 @@ def curation_buttons(paper: Paper, *, next_url: str, with_order: bool = False) -
 class PaperActionForm(ActionForm):
     # Shown beside the action menu; only "Pin" reads it.
     pin_order = forms.IntegerField(
-        required=False, min_value=0, label="Pin order", widget=forms.NumberInput({"size": 3})
+        required=False,
+        min_value=0,
+        label="Pin order",
+        widget=forms.NumberInput({"class": "ax-order", "placeholder": "next"}),
     )
 
 
@@ -71,8 +74,7 @@ class PaperAdmin(admin.ModelAdmin):
         "arxiv_id",
         "title_link",
         "listed_on",
-        "upvotes",
-        "comments",
+        "votes",
         "sources",
         "state",
         "pin_order",
@@ -173,12 +175,21 @@ class PaperAdmin(admin.ModelAdmin):
         return queryset, may_have_duplicates
 
     @admin.display(description="")
-    def thumb(self, paper: Paper) -> SafeString | str:
+    def thumb(self, paper: Paper) -> SafeString:
         if not paper.thumbnail:
-            return ""
+            return mark_safe('<span class="ax-thumb"></span>')
         return format_html(
             '<img class="ax-thumb" src="{}" alt="" loading="lazy" referrerpolicy="no-referrer">',
             paper.thumbnail,
+        )
+
+    @admin.display(description="▲ / comments", ordering="-upvotes")
+    def votes(self, paper: Paper) -> SafeString:
+        # One column for both keeps the row narrow enough for the buttons.
+        return format_html(
+            '<span title="upvotes">▲ {}</span><br><span class="ax-small">{} comments</span>',
+            paper.upvotes,
+            paper.comments,
         )
 
     @admin.display(description="Title", ordering="title")
