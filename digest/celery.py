@@ -23,10 +23,11 @@ def _schedule(sender: Celery, **_: object) -> None:
     sender.conf.beat_schedule = {
         "fetch-daily": {
             "task": "digest.fetch_day",
-            "schedule": crontab(minute=0, hour=settings.FETCH_HOUR_UTC),
+            "schedule": settings.BEAT_FETCH_EVERY_SECONDS
+            or crontab(minute=0, hour=settings.FETCH_HOUR_UTC),
         },
         "plan-hourly": {
             "task": "digest.plan_deliveries",
-            "schedule": crontab(minute=5),
+            "schedule": settings.BEAT_PLAN_EVERY_SECONDS or crontab(minute=5),
         },
     }

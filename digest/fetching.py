@@ -14,6 +14,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from digest.ingest import IngestResult, fetch_run_finish, fetch_run_start, papers_upsert
+from digest.logging import log_context
 from digest.models import FetchRun, Paper
 from digest.sources.http import FetchError
 from digest.sources.records import Listing
@@ -56,21 +57,23 @@ def listing_fetch(
 ) -> tuple[FetchRun, IngestResult | None]:
     """Fetch and upsert; a failed fetch records the error and changes no paper."""
     run = fetch_run_start(source=source, for_date=day)
-    try:
-        listing = loader(source, day, file)
-    except FetchError as exc:
-        logger.error("fetch %s %s failed: %s", source, day, exc)
-        return fetch_run_finish(run=run, error=str(exc)), None
-    result = papers_upsert(records=listing.records, listed_on=day)
-    result.skipped.extend(listing.skipped)
-    expected = empty_is_expected(source, day)
-    run = fetch_run_finish(run=run, result=result, empty_expected=expected)
-    if run.status == FetchRun.Status.EMPTY:
-        if expected:
-            logger.info("fetch %s %s: empty listing, as expected on a weekend", source, day)
-        else:
-            logger.warning("fetch %s %s: empty listing on a weekday", source, day)
-    return run, result
+    # Every line logged during the fetch (sources, ingest) names the run.
+    with log_context(fetch_run_id=run.pk):
+        try:
+            listing = loader(source, day, file)
+        except FetchError as exc:
+            logger.error("fetch %s %s failed: %s", source, day, exc)
+            return fetch_run_finish(run=run, error=str(exc)), None
+        result = papers_upsert(records=listing.records, listed_on=day)
+        result.skipped.extend(listing.skipped)
+        expected = empty_is_expected(source, day)
+        run = fetch_run_finish(run=run, result=result, empty_expected=expected)
+        if run.status == FetchRun.Status.EMPTY:
+            if expected:
+                logger.info("fetch %s %s: empty listing, as expected on a weekend", source, day)
+            else:
+                logger.warning("fetch %s %s: empty listing on a weekday", source, day)
+        return run, result
 
 
 def trending_refresh(

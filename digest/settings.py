@@ -252,6 +252,10 @@ HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", default=20.0)
 HTTP_RETRIES = env.int("HTTP_RETRIES", default=4)
 HTTP_BACKOFF = env.float("HTTP_BACKOFF", default=1.0)
 FETCH_HOUR_UTC = env.int("FETCH_HOUR_UTC", default=6)
+# Seconds between beat runs of the fetch and of the planner instead of their crontabs (0: the
+# crontabs); for staging and the end-to-end test (tests/production/), never for production.
+BEAT_FETCH_EVERY_SECONDS = env.float("BEAT_FETCH_EVERY_SECONDS", default=0.0)
+BEAT_PLAN_EVERY_SECONDS = env.float("BEAT_PLAN_EVERY_SECONDS", default=0.0)
 DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=100)
 DIGEST_TRENDING_COUNT = env.int("DIGEST_TRENDING_COUNT", default=5)
 DIGEST_ARCHIVE_COUNT = env.int("DIGEST_ARCHIVE_COUNT", default=20)
@@ -263,14 +267,37 @@ UNCONFIRMED_RETENTION_DAYS = env.int("UNCONFIRMED_RETENTION_DAYS", default=7)
 MANAGE_MAX_AGE_DAYS = env.int("MANAGE_MAX_AGE_DAYS", default=90)
 
 # --- Logging -----------------------------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (time, level, logger, message, and delivery_id /
+# fetch_run_id inside `digest.logging.log_context`) for a log collector; plain for people.
+# https://docs.djangoproject.com/en/5.2/topics/logging/#configuring-logging
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"log_context": {"()": "digest.logging.LogContextFilter"}},
+    "formatters": {
+        "plain": {
+            "()": "digest.logging.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "digest.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["log_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Celery workers and beat keep this configuration (Django applies it first) instead of
+# replacing the root handlers with their own, so LOG_FORMAT holds for them too.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-hijack-root-logger
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Rate limits -------------------------------------------------------------------------------
 # https://django-ratelimit.readthedocs.io/en/stable/rates.html ("count/period", e.g. "5/10m")
