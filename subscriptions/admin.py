@@ -195,7 +195,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     @admin.action(description="Suppress: never mail these addresses again", permissions=["change"])
     def suppress(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
-        self._each(request, queryset, admin_services.subscriber_suppress, "Suppressed")
+        self._each(request, queryset, admin_services.subscriber_suppress_by_editor, "Suppressed")
 
     @admin.action(
         description="Reactivate (paused, bounced or suppressed by an editor)",

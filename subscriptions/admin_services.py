@@ -38,10 +38,11 @@ def _refresh(subscriber: Subscriber, locked: Subscriber) -> Subscriber:
     return subscriber
 
 
-def subscriber_suppress(*, subscriber: Subscriber, at: dt.datetime | None = None) -> bool:
+def subscriber_suppress_by_editor(*, subscriber: Subscriber, at: dt.datetime | None = None) -> bool:
     """Never mail this address again (until an editor reactivates it). Someone still receiving
     mail is unsubscribed now; queued deliveries are suppressed at send time. Returns whether
-    anything changed."""
+    anything changed. (services.subscriber_suppress is the webhooks' version, for bounces and
+    complaints.)"""
     with transaction.atomic():
         locked = _locked(subscriber)
         receiving = locked.status in _RECEIVING

@@ -28,18 +28,18 @@ S = Subscriber.Status
 @pytest.mark.parametrize("status", [S.ACTIVE, S.PAUSED, S.PENDING])
 def test_suppress_stops_someone_receiving_mail(status):
     subscriber = SubscriberFactory(status=status)
-    assert admin_services.subscriber_suppress(subscriber=subscriber) is True
+    assert admin_services.subscriber_suppress_by_editor(subscriber=subscriber) is True
     subscriber.refresh_from_db()
     assert subscriber.status == S.UNSUBSCRIBED and subscriber.unsubscribed_at
     assert Suppression.objects.get(email_hash=email_hash(subscriber.email)).reason == "editor"
     # Twice: nothing more happens.
-    assert admin_services.subscriber_suppress(subscriber=subscriber) is False
+    assert admin_services.subscriber_suppress_by_editor(subscriber=subscriber) is False
     assert Suppression.objects.count() == 1
 
 
 def test_suppress_of_someone_who_left_keeps_their_status():
     subscriber = SubscriberFactory(status=S.COMPLAINED)
-    assert admin_services.subscriber_suppress(subscriber=subscriber) is True
+    assert admin_services.subscriber_suppress_by_editor(subscriber=subscriber) is True
     subscriber.refresh_from_db()
     assert subscriber.status == S.COMPLAINED
     assert is_suppressed(subscriber.email)
@@ -56,7 +56,7 @@ def test_reactivate_paused_or_bounced(status):
 
 def test_reactivate_lifts_an_editors_suppression():
     subscriber = SubscriberFactory(status=S.ACTIVE)
-    admin_services.subscriber_suppress(subscriber=subscriber)
+    admin_services.subscriber_suppress_by_editor(subscriber=subscriber)
     assert admin_services.subscriber_reactivate(subscriber=subscriber) is True
     subscriber.refresh_from_db()
     assert subscriber.status == S.ACTIVE and subscriber.unsubscribed_at is None
@@ -93,7 +93,7 @@ def test_reactivate_keeps_an_erasure_or_complaint_suppression():
 
 def test_suppress_after_own_unsubscribe_cannot_be_reactivated():
     subscriber = SubscriberFactory(status=S.UNSUBSCRIBED)
-    admin_services.subscriber_suppress(subscriber=subscriber)
+    admin_services.subscriber_suppress_by_editor(subscriber=subscriber)
     with pytest.raises(SubscriberStateError):
         admin_services.subscriber_reactivate(subscriber=subscriber)
 
@@ -271,3 +271,15 @@ def test_preview_when_nothing_would_be_sent(admin_client):
     subscriber = SubscriberFactory()
     url = reverse("admin:subscriptions_subscriber_preview", args=[subscriber.pk])
     assert "no listing has been fetched" in admin_client.get(url).content.decode().lower()
+
+
+def test_reactivate_after_a_webhook_bounce_but_not_a_complaint():
+    from subscriptions.services import subscriber_suppress
+
+    bounced = subscriber_suppress(subscriber=SubscriberFactory(), reason="bounced")
+    complained = subscriber_suppress(subscriber=SubscriberFactory(), reason="complained")
+    assert admin_services.subscriber_reactivate(subscriber=bounced) is True
+    assert not is_suppressed(bounced.email)
+    with pytest.raises(SubscriberStateError):
+        admin_services.subscriber_reactivate(subscriber=complained)
+    assert is_suppressed(complained.email)
