@@ -23,9 +23,13 @@ demo: $(VENV)/.installed
 	$(PY) manage.py demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-## test: the whole suite (services and browser tests skip when absent, fail under CI=true)
+## test: the whole suite (services and browser tests skip when absent, fail under CI=true).
+## Tests marked `services` run in a second pass on PostgreSQL (pytest-django creates and drops
+## test_<name>); set SERVICES_DATABASE_URL to use another server.
+SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 test: $(VENV)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not services"
+	DATABASE_URL=$(SERVICES_DATABASE_URL) $(BIN)/pytest -m services
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

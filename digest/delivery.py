@@ -201,6 +201,10 @@ class _BatchSender:
         self, row: Delivery, builder: DayBuilder, history: tuple[set[str], date | None]
     ) -> None:
         report = self.report
+        # Wait for the rate slot before the claim, so that a row is `sending` only for the
+        # moment its message is built and handed to the provider: that is the whole window a
+        # killed worker leaves undecided.
+        self.limiter.wait()
         claim = _claim(row)
         if claim is None:
             report.counts["skipped"] += 1
@@ -226,7 +230,6 @@ class _BatchSender:
             _finish(row, Status.FAILED, error=f"build: {send_error_text(exc)}")
             report.counts["failed"] += 1
             return
-        self.limiter.wait()
         try:
             # open() is a no-op on an open connection; it reconnects after a transient error,
             # so the whole batch still shares one connection in the normal case.

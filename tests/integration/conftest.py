@@ -1,0 +1,341 @@
+"""Real parts for the delivery tests: PostgreSQL, a redis-server of our own, a local SMTP sink,
+and `celery -A digest worker` as a separate process.
+
+Run them with PostgreSQL as the database (pytest-django then creates and drops `test_<name>`):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/pytest -m services
+
+`make test` does. Missing services skip these tests on a laptop and fail them under CI=true.
+The worker is another process, so tests commit their data (`transaction=True`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import kombu.exceptions
+import psycopg
+import pytest
+import redis
+from aiosmtpd.controller import Controller
+from celery import Celery
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from digest.ingest import papers_upsert
+from digest.models import Delivery
+from digest.sources.snapshot import load_snapshot
+from subscriptions.models import Subscriber
+
+ROOT = Path(__file__).resolve().parents[2]
+CELERY = str(Path(sys.executable).with_name("celery"))
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required under CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], *, timeout: float, what: str, every: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _services_required() -> None:
+    """PostgreSQL as the test database and a redis-server binary; checked before pytest-django
+    creates the database (session autouse fixtures run first)."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        unavailable(
+            "integration tests need PostgreSQL: "
+            "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test pytest -m services"
+        )
+    try:
+        psycopg.connect(
+            host=db.get("HOST") or "127.0.0.1",
+            port=int(db.get("PORT") or 5432),
+            user=db.get("USER") or "postgres",
+            password=db.get("PASSWORD") or None,
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.Error as exc:
+        unavailable(f"PostgreSQL unreachable: {exc}")
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed")
+
+
+# --- Redis ---------------------------------------------------------------------------------------
+@dataclass
+class RedisServer:
+    """A redis-server of our own on a free port, without persistence: a restart loses the queue,
+    like a broker that lost its data."""
+
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+
+        def ping() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        wait_for(ping, timeout=10, what="redis-server")
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()  # no SHUTDOWN SAVE: the data is gone, as after a crash
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def flush(self) -> None:
+        client = redis.Redis.from_url(self.url, socket_timeout=2)
+        client.flushall()
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+# --- SMTP sink -----------------------------------------------------------------------------------
+class SinkHandler:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpSink:
+    handler: SinkHandler
+    port: int
+
+    def count(self) -> int:
+        with self.handler.lock:
+            return len(self.handler.messages)
+
+    def parsed(self) -> list[EmailMessage]:
+        with self.handler.lock:
+            raw = [content for _, content in self.handler.messages]
+        return [message_from_bytes(content, policy=policy.default) for content in raw]
+
+    def recipients(self) -> list[str]:
+        with self.handler.lock:
+            return [rcpt for rcpts, _ in self.handler.messages for rcpt in rcpts]
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+    handler = SinkHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SmtpSink(handler, port)
+    controller.stop()
+
+
+# --- The worker ----------------------------------------------------------------------------------
+@dataclass
+class Worker:
+    """`celery -A digest worker`, exactly: no queue or concurrency option, so the settings alone
+    must make it consume every queue."""
+
+    env: dict[str, str]
+    log: Path
+    client: Celery
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [CELERY, "-A", "digest", "worker"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a kill reaches the pool too
+        )
+        log.close()
+
+        def ready() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                pytest.fail(f"worker exited:\n{self.log.read_text()[-3000:]}")
+            return self.ping()
+
+        wait_for(ready, timeout=60, what="the celery worker to answer a ping")
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.control.ping(timeout=0.5))
+        except (OSError, redis.RedisError, kombu.exceptions.OperationalError):
+            return False  # the broker is restarting; the client reconnects on the next try
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the worker and its pool processes at once (no warm shutdown)."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)  # warm shutdown
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=20)
+        self.kill()
+
+    def call(self, task: str, *args: Any, queue: str = "celery") -> None:
+        self.client.send_task(task, args=list(args), queue=queue)
+
+
+@pytest.fixture
+def worker(
+    transactional_db: None, redis_server: RedisServer, smtp_sink: SmtpSink, tmp_path: Path
+) -> Iterator[Worker]:
+    """A worker (not yet started) on the test database, our Redis and the SMTP sink."""
+    redis_server.flush()
+    db = connection.settings_dict
+    user = db["USER"] or "postgres"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    database_url = (
+        f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": redis_server.url,
+        "REDIS_URL": redis_server.url,
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_sink.port),
+        "EMAIL_TIMEOUT": "10",
+        "SITE_URL": "https://digest.example.org",
+        "MAIL_DOMAIN": "digest.example.org",
+        # Short clocks so a test sees the planner recover lost and interrupted rows.
+        "DELIVERY_REQUEUE_AFTER": "3",
+        "DELIVERY_SENDING_TIMEOUT": "3",
+        "DIGEST_BATCH_SIZE": "50",
+        "LOG_LEVEL": "WARNING",
+    }
+    client = Celery("integration-client", broker=redis_server.url)
+    client.conf.broker_connection_retry_on_startup = True
+    the_worker = Worker(env=env, log=tmp_path / "worker.log", client=client)
+    yield the_worker
+    the_worker.stop()
+    client.close()
+
+
+# --- Data ----------------------------------------------------------------------------------------
+@pytest.fixture
+def listing_day(transactional_db: None):
+    """The bundled listing, listed yesterday (UTC): the latest listing day for everyone."""
+    day = timezone.now().date() - timedelta(days=1)
+    papers_upsert(records=load_snapshot(listed_on=day).records, listed_on=day)
+    return day
+
+
+def make_subscribers(count: int) -> list[Subscriber]:
+    """Active, due at any hour (delivery hour 0, UTC), trending only."""
+    now = timezone.now()
+    return Subscriber.objects.bulk_create(
+        Subscriber(
+            email=f"reader{n:05d}@example.org",
+            status=Subscriber.Status.ACTIVE,
+            requested_at=now,
+            confirmed_at=now,
+            consent_source="test",
+            delivery_hour=0,
+            timezone="UTC",
+        )
+        for n in range(count)
+    )
+
+
+def statuses() -> dict[str, int]:
+    rows = Delivery.objects.values_list("status", flat=True)
+    counts: dict[str, int] = {}
+    for status in rows:
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def settled(expected: int) -> Callable[[], bool]:
+    def check() -> bool:
+        open_rows = Delivery.objects.filter(
+            status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]
+        ).count()
+        return Delivery.objects.count() == expected and open_rows == 0
+
+    return check

@@ -1,0 +1,194 @@
+"""Delivery with the real parts: PostgreSQL, Redis, `celery -A digest worker`, an SMTP server.
+
+What a subscriber would notice: exactly one digest each, with the list headers, whatever
+happens to the worker or the broker in the middle of the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.db import close_old_connections, connection, transaction
+
+from digest.delivery import deliveries_plan, deliveries_take_for_enqueue
+from digest.models import Delivery
+from digest.planning import deliveries_plan_due
+from subscriptions.models import Subscriber
+from subscriptions.services import subscriber_unsubscribe
+from tests.integration.conftest import (
+    RedisServer,
+    SmtpSink,
+    Worker,
+    make_subscribers,
+    settled,
+    statuses,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+Status = Delivery.Status
+
+
+def assert_one_each(sink: SmtpSink, emails: set[str]) -> Counter[str]:
+    received = Counter(sink.recipients())
+    doubles = {address: n for address, n in received.items() if n > 1}
+    assert not doubles, f"second copies: {doubles}"
+    assert set(received) <= emails
+    return received
+
+
+def test_500_subscribers_one_message_each_with_list_headers(worker, smtp_sink, listing_day):
+    subscribers = make_subscribers(500)
+    worker.start()
+    # The planner goes to the default queue, its batches to `digest.send`: one bare worker
+    # consumes both.
+    worker.call("digest.plan_deliveries")
+    wait_for(settled(500), timeout=180, what="500 deliveries to settle")
+
+    assert statuses() == {Status.SENT: 500}
+    messages = smtp_sink.parsed()
+    assert len(messages) == 500
+    assert Counter(str(m["To"]) for m in messages) == Counter(s.email for s in subscribers)
+    unsubscribe_links = set()
+    for message in messages:
+        # Long headers are folded; the unfolded value may keep the folding space.
+        assert (
+            str(message["List-Unsubscribe"])
+            .strip()
+            .startswith("<https://digest.example.org/unsubscribe/")
+        )
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["List-Id"].endswith("<digest.digest.example.org>")
+        assert message["Message-ID"]
+        unsubscribe_links.add(str(message["List-Unsubscribe"]))
+    assert len(unsubscribe_links) == 500
+    # The row keeps the Message-ID that went out (for webhooks and operators).
+    assert set(Delivery.objects.values_list("message_id", flat=True)) == {
+        str(m["Message-ID"]).strip() for m in messages
+    }
+
+
+def kill_mid_run_then_recover(
+    worker: Worker, smtp_sink: SmtpSink, total: int, interrupt: Callable[[], None]
+) -> None:
+    worker.call("digest.plan_deliveries")
+    wait_for(lambda: smtp_sink.count() >= total // 4, timeout=120, what="a quarter sent")
+    interrupt()
+    assert smtp_sink.count() < total, "the run finished before the interruption; slow it down"
+    # Past DELIVERY_REQUEUE_AFTER and DELIVERY_SENDING_TIMEOUT (3 s in the worker's env): the
+    # next planner run marks interrupted rows `unknown` and enqueues the lost queued ones again.
+    time.sleep(4)
+    worker.call("digest.plan_deliveries")
+    wait_for(settled(total), timeout=180, what="every delivery to settle after recovery")
+
+
+def test_worker_killed_mid_batch_sends_each_digest_at_most_once(worker, smtp_sink, listing_day):
+    subscribers = make_subscribers(400)
+    emails = {s.email for s in subscribers}
+    # Slow enough to be mid-batch when the kill comes (shared through Redis across processes).
+    worker.env["SEND_RATE_PER_SECOND"] = "120"
+    worker.start()
+
+    def sigkill_and_restart() -> None:
+        worker.kill()  # SIGKILL to the worker and its pool: no ack, no cleanup
+        in_flight = Delivery.objects.filter(status=Status.SENDING).count()
+        assert in_flight <= 2  # at most one row per pool process
+        worker.start()
+
+    kill_mid_run_then_recover(worker, smtp_sink, 400, sigkill_and_restart)
+
+    counts = statuses()
+    received = assert_one_each(smtp_sink, emails)
+    unknown = set(
+        Delivery.objects.filter(status=Status.UNKNOWN).values_list("subscriber__email", flat=True)
+    )
+    # The documented window: a row claimed when the worker died is `unknown`, never resent
+    # (its message may or may not have reached the server). Everyone else has exactly one.
+    assert len(unknown) <= 2
+    assert counts.get(Status.SENT, 0) + len(unknown) == 400
+    assert set(received) | unknown == emails
+    sent_emails = set(
+        Delivery.objects.filter(status=Status.SENT).values_list("subscriber__email", flat=True)
+    )
+    assert sent_emails <= set(received)
+
+    # Another planner run later changes nothing: `unknown` rows are not resent.
+    before = smtp_sink.count()
+    worker.call("digest.plan_deliveries")
+    time.sleep(2)
+    assert smtp_sink.count() == before
+    assert statuses() == counts
+
+
+def test_redis_restarted_mid_run_loses_nothing_and_doubles_nothing(
+    worker, smtp_sink, listing_day, redis_server: RedisServer
+):
+    subscribers = make_subscribers(400)
+    emails = {s.email for s in subscribers}
+    worker.env["SEND_RATE_PER_SECOND"] = "120"
+    worker.start()
+
+    def restart_redis() -> None:
+        redis_server.restart()  # killed, started empty: the queued batches are gone
+        # The worker reconnects by itself.
+        wait_for(worker.ping, timeout=60, what="the worker to reconnect to Redis")
+
+    kill_mid_run_then_recover(worker, smtp_sink, 400, restart_redis)
+
+    counts = statuses()
+    received = assert_one_each(smtp_sink, emails)
+    # The worker itself never died, so no row was left undecided.
+    assert counts == {Status.SENT: 400}
+    assert set(received) == emails
+
+
+def test_two_planners_at_once_create_each_row_once(listing_day, transactional_db):
+    subscribers = make_subscribers(1500)
+    barrier = threading.Barrier(2)
+    taken: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def planner() -> None:
+        try:
+            barrier.wait(timeout=10)
+            with transaction.atomic():
+                deliveries_plan_due()
+                taken.append(deliveries_take_for_enqueue())
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=planner) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    close_old_connections()
+    assert not errors
+    assert Delivery.objects.count() == len(subscribers)
+    # And each row went into exactly one planner's batches.
+    first, second = taken
+    assert not set(first) & set(second)
+    assert len(first) + len(second) == len(subscribers)
+
+
+def test_unsubscribe_between_planning_and_sending(worker, smtp_sink, listing_day):
+    subscribers = make_subscribers(20)
+    ids = deliveries_plan(day=listing_day)
+    leaving = subscribers[7]
+    subscriber_unsubscribe(subscriber=Subscriber.objects.get(pk=leaving.pk))
+    worker.call("digest.send_batch", ids, queue="digest.send")
+    worker.start()
+    wait_for(settled(20), timeout=120, what="20 deliveries to settle")
+
+    row = Delivery.objects.get(subscriber=leaving)
+    assert row.status == Status.SUPPRESSED
+    assert leaving.email not in smtp_sink.recipients()
+    assert smtp_sink.count() == 19
+    assert statuses() == {Status.SENT: 19, Status.SUPPRESSED: 1}
