@@ -1,0 +1,179 @@
+"""Send benchmark: plan, build and send a day's digests through the real pipeline to a local
+SMTP sink, and compare with what the sink itself can take.
+
+N subscribers (1 to 3 topics each) on the bundled day's listing are planned (deliveries_plan) and
+sent in batches (deliveries_send: claim, re-check, build, one SMTP connection per batch, mark),
+in-process on a throwaway SQLite database, to an aiosmtpd server running in its own process.
+Then the sink's own capacity: pre-built messages of the same size over one reused connection.
+Prints messages per second end to end, the sink's capacity, their ratio (target >= 0.8), peak
+RSS and queries per batch.
+Usage: python bench/send.py [--subscribers 20000] [--batch 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import smtplib
+import socket
+import sys
+import time
+from datetime import date
+from multiprocessing.sharedctypes import Synchronized
+
+from _django import peak_rss_mb, setup
+
+DAY = date(2026, 11, 24)
+TOPICS = [
+    "diffusion", "transformer", "self-supervised", '"reinforcement learning"', "survey",
+    "segmentation", "language model", "vision transformer", "cat:cs.CV", "cat:cs.CL",
+    "reasoning", "retrieval", "video", "benchmark", "generative",
+]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _sink(port: int, received: Synchronized, ready: multiprocessing.synchronize.Event) -> None:
+    """The SMTP server, in its own process so it does not share the sender's GIL."""
+    import logging
+
+    from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+    class Handler:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            with received.get_lock():
+                received.value += 1
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    while True:
+        time.sleep(3600)
+
+
+def make_subscribers(count: int) -> None:
+    from django.utils import timezone
+
+    from subscriptions.models import Subscriber, Topic
+
+    rng = random.Random(11)
+    now = timezone.now()
+    subscribers = Subscriber.objects.bulk_create(
+        (
+            Subscriber(
+                email=f"reader{n:06d}@example.org",
+                status=Subscriber.Status.ACTIVE,
+                requested_at=now,
+                confirmed_at=now,
+                consent_source="bench",
+            )
+            for n in range(count)
+        ),
+        batch_size=2000,
+    )
+    Topic.objects.bulk_create(
+        (
+            Topic(subscriber=s, query=q)
+            for s in subscribers
+            for q in rng.sample(TOPICS, rng.randint(1, 3))
+        ),
+        batch_size=5000,
+    )
+
+
+def sink_capacity(port: int, message: bytes, count: int, received: Synchronized) -> float:
+    """Pre-built messages of the digest's size over one reused connection: the ceiling."""
+    start_count = received.value
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        for n in range(count):
+            smtp.sendmail("digest@localhost", [f"sink{n}@example.org"], message)
+    while received.value - start_count < count:
+        time.sleep(0.001)
+    return count / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+
+    port = _free_port()
+    received: Synchronized = multiprocessing.Value("i", 0)
+    ready = multiprocessing.Event()
+    sink = multiprocessing.Process(target=_sink, args=(port, received, ready), daemon=True)
+    sink.start()
+    ready.wait(30)
+
+    os.environ.update(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(port),
+        SITE_URL="https://digest.example.org",
+    )
+    setup()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from digest.build import DayBuilder, digest_message
+    from digest.delivery import SendReport, deliveries_plan, deliveries_send
+    from digest.ingest import papers_upsert
+    from digest.sources.snapshot import load_snapshot
+    from subscriptions.models import Subscriber
+
+    papers_upsert(records=load_snapshot(listed_on=DAY).records, listed_on=DAY)
+    print(f"setting up {args.subscribers} subscribers ...", flush=True)
+    make_subscribers(args.subscribers)
+
+    started = time.perf_counter()
+    ids = deliveries_plan(day=DAY)
+    report = SendReport()
+    queries: list[int] = []
+    for n, start in enumerate(range(0, len(ids), args.batch)):
+        chunk = ids[start : start + args.batch]
+        if n in (1, 2):  # after the day's shared work is built: the steady state
+            with CaptureQueriesContext(connection) as ctx:
+                report.add(deliveries_send(delivery_ids=chunk))
+            queries.append(len(ctx.captured_queries))
+        else:
+            report.add(deliveries_send(delivery_ids=chunk))
+        if n % 20 == 0:
+            print(f"  {start + len(chunk)}/{len(ids)}: {report.summary()}", flush=True)
+    while received.value < report.counts["sent"]:
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - started
+    sent = report.counts["sent"]
+    pipeline_rate = sent / elapsed
+
+    # The ceiling: the same sink, a real digest's bytes, no building and no database.
+    sample = Subscriber.objects.first()
+    assert sample is not None
+    builder = DayBuilder(DAY)
+    email = builder.render(builder.select(sample), delivery_id=ids[0])
+    message = digest_message(subscriber=sample, email=email, delivery_id=ids[0], day=DAY)
+    raw = message.message().as_bytes(linesep="\r\n")
+    capacity = sink_capacity(port, raw, min(sent, 5000) or 1000, received)
+    sink.terminate()
+
+    ratio = pipeline_rate / capacity
+    print(f"{report.summary()} in {elapsed:.1f}s")
+    print(f"end to end : {pipeline_rate:8.0f} messages/s  (plan + claim + build + send + mark)")
+    print(f"sink alone : {capacity:8.0f} messages/s  (pre-built {len(raw):,}-byte messages)")
+    print(f"ratio      : {ratio:8.2f}  (target >= 0.8)")
+    print(f"peak RSS   : {peak_rss_mb():8.0f} MB")
+    print(f"queries per batch of {args.batch}: {queries}")
+    return 0 if sent == args.subscribers else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
