@@ -36,25 +36,30 @@ PASSWORD = "a-long-editor-password"
 
 
 @pytest.fixture(scope="module")
-def admin_browser() -> Iterator[object]:
-    # Our own fixture (not tests/browser/conftest.py's) so the two modules evolve separately.
+def admin_browser(request: pytest.FixtureRequest) -> Iterator[object]:
+    """Chromium for this module. Playwright's sync API allows one instance per thread, so when
+    tests/browser/conftest.py's session-wide `browser` exists (it does when the reader's browser
+    tests run in the same session) this reuses it; otherwise it launches its own."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: apt-get install -y chromium"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here stay
-    # synchronous. Set only while the browser runs: at import time it would leak into every
-    # test, and into `check --deploy` subprocesses, which refuse it.
+    # The sync API runs an event loop in this thread; the ORM calls here stay synchronous.
+    # Set only while the browser runs: from import time it would leak into every test, and
+    # into `check --deploy` subprocesses, which refuse it.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            yield browser
-            browser.close()
+        try:
+            yield request.getfixturevalue("browser")
+        except pytest.FixtureLookupError:
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+                yield browser
+                browser.close()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -170,5 +175,8 @@ def test_editor_curates_todays_digest(admin_browser, live_server, newsroom):
     page.screenshot(path=str(shots / "admin-papers.png"))
     page.set_viewport_size({"width": 1800, "height": 1000})
     page.screenshot(path=str(shots / "admin-papers-wide.png"))
+    page.goto(live_server.url + reverse("admin:subscriptions_subscriber_changelist"))
+    assert "active" in page.locator("#ax-status-counts").inner_text()
+    page.screenshot(path=str(shots / "admin-subscribers.png"))
     assert not Delivery.objects.filter(digest_date=newsroom["today"]).exists()
     context.close()
