@@ -28,7 +28,7 @@ def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-# --- .env files ---------------------------------------------------------------------------------
+# --- .env files -----------------------------------------------------------------------------------
 _ASSIGNMENT = re.compile(r"^\s*(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
 
 
@@ -48,7 +48,7 @@ def env_file_documented(path: Path = ENV_EXAMPLE) -> set[str]:
     return {m[2] for line in path.read_text().splitlines() if (m := _ASSIGNMENT.match(line))}
 
 
-# --- what settings read -------------------------------------------------------------------------
+# --- what settings read ---------------------------------------------------------------------------
 # env("X"), env.str("X", ...), env.int(\n "X"), env.db_url("X"), os.environ.get("X"), os.getenv
 _ENV_CALL = re.compile(
     r"""\b(?:env(?:\.\w+)?|os\.environ\.get|os\.getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']"""

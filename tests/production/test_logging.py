@@ -10,6 +10,7 @@ import logging.config
 from collections.abc import Iterator
 from copy import deepcopy
 from datetime import date
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -27,7 +28,7 @@ def log_stream() -> Iterator[io.StringIO]:
 
 def configure(log_format: str, stream: io.StringIO) -> logging.Logger:
     """The settings' LOGGING with its console handler pointed at `stream`."""
-    config = deepcopy(settings.LOGGING)
+    config: dict[str, Any] = deepcopy(settings.LOGGING)
     config["handlers"]["console"].update(formatter=log_format, stream=stream)
     logging.config.dictConfig(config)
     return logging.getLogger("digest.delivery")
