@@ -45,6 +45,7 @@ def _marker(name: str) -> str:
 
 
 _MARKER = re.compile("|".join(_marker(name) for name in _MARKERS))
+_CARD_MARKER = re.compile(f"{_marker('why')}|{_marker('snippet')}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,18 +128,78 @@ class DayRenderer:
             | {"day_label": self.day_label}
         )
         self._shell = _BREAK_AFTER.sub(r"\1\n", inline_css(shell))
+        # Pieces that differ by reader (the reason line, highlighted words) are inlined once as
+        # templates with a marker for their text, then filled by string replacement.
+        text = Markup(_marker("text"))  # noqa: S704 (fixed ASCII)
+        self._why = inline_fragment(env.get_template("_why.html").render(text=text)).strip()
+        self._highlight = inline_fragment(
+            env.get_template("_highlight.html").render(text=text)
+        ).strip()
+        self._card_text = env.get_template("_card.txt")
+        self._card_shells: dict[tuple[int, Section], str] = {}
         self._cards: dict[tuple[int, Section, Reason], str] = {}
+        self._text_cards: dict[tuple[int, Reason], str] = {}
+        self._snippets: dict[tuple[int, frozenset[str]], list[tuple[str, bool]]] = {}
+
+    def snippet(self, pick: Pick) -> list[tuple[str, bool]]:
+        key = (pick.paper.pk, pick.reason.words)
+        if key not in self._snippets:
+            self._snippets[key] = snippet(pick.paper.abstract, pick.reason.words)
+        return self._snippets[key]
+
+    def text_card(self, pick: Pick) -> str:
+        """A paper's block in the text part, rendered once per paper and reason."""
+        key = (pick.paper.pk, pick.reason)
+        if key not in self._text_cards:
+            text = "".join(part for part, _ in self.snippet(pick))
+            # One spelling per matched word, whatever its case in the title and the abstract.
+            words = sorted(
+                {w.lower(): w for w in sorted(pick.reason.words, reverse=True)}.values(),
+                key=str.lower,
+            )
+            self._text_cards[key] = self._card_text.render(
+                paper=pick.paper,
+                reason=pick.reason,
+                meta=" | ".join(meta_line(pick.paper)).replace("\u25b2 ", ""),
+                words=words,
+                snippet=textwrap.fill(
+                    text, width=76, initial_indent="   ", subsequent_indent="   "
+                ),
+            )
+        return self._text_cards[key]
+
+    def _card_shell(self, pick: Pick) -> str:
+        """The paper's card with markers for the reason and the snippet: premailer runs once per
+        paper and section a day, not once per reader's set of matched words."""
+        key = (pick.paper.pk, pick.section)
+        if key not in self._card_shells:
+            fragment = self._card.render(
+                paper=pick.paper,
+                meta=meta_line(pick.paper),
+                why=Markup(_marker("why")),  # noqa: S704 (fixed ASCII)
+                snippet=Markup(_marker("snippet")),  # noqa: S704 (fixed ASCII)
+            )
+            self._card_shells[key] = _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
+        return self._card_shells[key]
 
     def card(self, pick: Pick) -> str:
         key = (pick.paper.pk, pick.section, pick.reason)
         if key not in self._cards:
-            fragment = self._card.render(
-                paper=pick.paper,
-                reason=pick.reason,
-                meta=meta_line(pick.paper),
-                snippet=snippet(pick.paper.abstract, pick.reason.words),
+            topics = pick.reason.topics
+            why = ""
+            if topics:
+                label = f"Matches your topic{'s' if len(topics) > 1 else ''}: {', '.join(topics)}"
+                why = self._why.replace(_marker("text"), html.escape(label))
+            text = "".join(
+                self._highlight.replace(_marker("text"), html.escape(part))
+                if hit
+                else html.escape(part)
+                for part, hit in self.snippet(pick)
             )
-            self._cards[key] = _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
+            values = {_marker("why"): why, _marker("snippet"): text}
+            self._cards[key] = _CARD_MARKER.sub(
+                lambda m: values[m.group(0)], self._card_shell(pick)
+            )
         return self._cards[key]
 
     def section(self, section: Section) -> str:
@@ -173,7 +234,7 @@ class DayRenderer:
             day_label=self.day_label,
             intro=intro,
             sections=[
-                {"title": SECTION_TITLES[s], "picks": [_text_pick(p) for p in picks]}
+                {"title": SECTION_TITLES[s], "cards": [self.text_card(p) for p in picks]}
                 for s, picks in groups
             ],
             view_url=links.view_url,
@@ -196,21 +257,6 @@ class DayRenderer:
                 first_title=content.trending[0].paper.title if content.trending else "",
             )
         )
-
-
-def _text_pick(pick: Pick) -> dict[str, object]:
-    text = "".join(s for s, _ in snippet(pick.paper.abstract, pick.reason.words))
-    # One spelling per matched word, whatever its case in the title and the abstract.
-    words = sorted(
-        {w.lower(): w for w in sorted(pick.reason.words, reverse=True)}.values(), key=str.lower
-    )
-    return {
-        "paper": pick.paper,
-        "reason": pick.reason,
-        "meta": " | ".join(meta_line(pick.paper)).replace("\u25b2 ", ""),
-        "words": words,
-        "snippet": textwrap.fill(text, width=76, initial_indent="   ", subsequent_indent="   "),
-    }
 
 
 def _intro(content: DigestContent) -> str:

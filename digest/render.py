@@ -40,10 +40,24 @@ def stylesheet(name: str = "email.css") -> str:
     return (EMAIL_TEMPLATES / name).read_text(encoding="utf-8")
 
 
+class _Premailer(Premailer):
+    """Premailer that turns a stylesheet into rules once per process, not once per document:
+    its own cache keeps the parsed sheet but re-serialises every property on each call, which
+    was most of the cost of inlining a small fragment."""
+
+    _rules: dict[tuple[str, int, bool], tuple[list[object], list[object]]] = {}
+
+    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list, list]:
+        key = (css_body, ruleset_index, self.strip_important)
+        if key not in self._rules:
+            self._rules[key] = super()._parse_style_rules(css_body, ruleset_index)
+        return self._rules[key]
+
+
 def inline_css(html: str, *, css: str | None = None) -> str:
     """Inline the stylesheet into `html`. Media queries stay in a <style> block (they can't
     be inlined); no network: premailer would otherwise fetch linked CSS with no timeout."""
-    return Premailer(
+    return _Premailer(
         html,
         css_text=css if css is not None else stylesheet(),
         allow_network=False,
@@ -57,10 +71,25 @@ def inline_css(html: str, *, css: str | None = None) -> str:
 
 @lru_cache(maxsize=20000)
 def inline_fragment(fragment: str) -> str:
-    """Inline the stylesheet into a fragment of markup (a paper card), cached by content."""
-    document = inline_css(f"<html><head></head><body>{fragment}</body></html>")
+    """Inline the stylesheet into a fragment of markup, cached by content."""
+    return inline_fragments([fragment])[0]
+
+
+_SPLIT = "<tr><td>XPDSPLITX</td></tr>"
+_SPLIT_OUT = re.compile(r"<tr>\s*<td>XPDSPLITX</td>\s*</tr>")
+
+
+def inline_fragments(fragments: list[str]) -> list[str]:
+    """Inline many fragments (table rows or inline markup) in one premailer pass."""
+    if not fragments:
+        return []
+    document = inline_css(f"<html><head></head><body>{_SPLIT.join(fragments)}</body></html>")
     match = _BODY.search(document)
-    return match.group(1) if match else fragment
+    parts = _SPLIT_OUT.split(match.group(1) if match else "")
+    if len(parts) != len(fragments):
+        # The parser reshaped the markup around a separator: fall back to one pass each.
+        return [inline_fragments([f])[0] if len(fragments) > 1 else f for f in fragments]
+    return parts
 
 
 def fold_header(value: str, *, limit: int = 200) -> str:

@@ -8,7 +8,8 @@ the "already sent" filter remain.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -83,6 +84,7 @@ class DayContext:
         self._trending: dict[int, list[Paper]] = {}
         # Many readers share a topic: each distinct query string is parsed and matched once.
         self._matches: dict[str, dict[int, Match]] = {}
+        self._ranked: dict[tuple[str, date], list[tuple[float, int]]] = {}
 
     def trending(self, days: int) -> list[Paper]:
         """The trending order of the last `days` days (1 for daily, 7 for weekly readers)."""
@@ -91,6 +93,22 @@ class DayContext:
             candidates = [p for p in self.papers.values() if p.listed_on >= first]
             self._trending[days] = sorted(candidates, key=_trending_key)
         return self._trending[days]
+
+    def ranked(self, query: str, first_day: date) -> list[tuple[float, int]]:
+        """(score, pk) of the papers listed from `first_day` that match `query`, best first
+        (ties by upvotes): computed once per query and window for all readers."""
+        key = (query, first_day)
+        if key not in self._ranked:
+            papers = self.papers
+            self._ranked[key] = sorted(
+                (
+                    (match.score, pk)
+                    for pk, match in self.match(query).items()
+                    if papers[pk].listed_on >= first_day
+                ),
+                key=lambda item: (-item[0], -papers[item[1]].upvotes, papers[item[1]].arxiv_id),
+            )
+        return self._ranked[key]
 
     def match(self, query: str) -> dict[int, Match]:
         """Papers matching `query` (shared between readers: do not modify the result)."""
@@ -156,72 +174,103 @@ def digest_select(
     already_sent: set[str] = frozenset(),  # type: ignore[assignment]
     last_digest_day: date | None = None,
 ) -> DigestContent:
-    """Pick the trending and topic papers for one subscriber, each paper once, capped."""
+    """Pick the trending and topic papers for one subscriber, each paper once, capped.
+
+    Per reader this costs a few cached lookups: the trending order and each topic's ranked
+    matches are computed once per day (DayContext), and the topic section is merged from those
+    lists with a threshold algorithm that stops as soon as the top `cap` is certain.
+    """
     content = DigestContent(subscriber=subscriber, day=context.day)
     days = 7 if subscriber.cadence == Subscriber.Cadence.WEEKLY else 1
     cap = subscriber.max_papers
-    fresh = [p for p in context.trending(days) if p.arxiv_id not in already_sent]
+    matches = [(query, context.match(query)) for query in topics]
 
-    reasons = _topic_reasons(topics, context)
-    trending_quota = min(settings.DIGEST_TRENDING_COUNT, cap if not topics else max(1, cap // 2))
-    for paper in fresh[:trending_quota]:
-        content.trending.append(Pick(paper, Section.TRENDING, reasons.get(paper.pk, Reason())))
+    def reason(pk: int) -> Reason:
+        found = [(query, found[pk]) for query, found in matches if pk in found]
+        if not found:
+            return Reason()
+        return Reason(tuple(q for q, _ in found), frozenset().union(*(m.words for _, m in found)))
 
-    # Topic papers: since the last digest (at most a week), not already shown, best first.
-    taken = {pick.paper.pk for pick in content.trending}
-    since = max(
-        context.day - timedelta(days=max(days, TOPIC_WINDOW_DAYS) - 1),
-        (last_digest_day + timedelta(days=1)) if last_digest_day else date.min,
-    )
-    if not last_digest_day:
-        since = max(since, context.day - timedelta(days=days - 1))
-    ranked = sorted(
-        (
-            (score, pk)
-            for pk, (score, _reason) in _scored(reasons, topics, context).items()
-            if pk not in taken
-        ),
-        key=lambda item: (
-            -item[0],
-            -context.papers[item[1]].upvotes,
-            context.papers[item[1]].arxiv_id,
-        ),
-    )
-    for _score, pk in ranked:
-        if len(content.picks) >= cap:
+    quota = min(settings.DIGEST_TRENDING_COUNT, cap if not topics else max(1, cap // 2))
+    for paper in context.trending(days):
+        if len(content.trending) >= quota:
             break
+        if paper.arxiv_id not in already_sent:
+            content.trending.append(Pick(paper, Section.TRENDING, reason(paper.pk)))
+
+    # Topic papers: listed since the last digest (at most a week back), best matches first.
+    first_day = context.day - timedelta(days=days - 1)
+    if last_digest_day:
+        window_start = context.day - timedelta(days=max(days, TOPIC_WINDOW_DAYS) - 1)
+        first_day = max(window_start, last_digest_day + timedelta(days=1))
+    taken = {pick.paper.pk for pick in content.trending}
+
+    def eligible(pk: int) -> bool:
         paper = context.papers[pk]
-        if paper.listed_on < since or paper.arxiv_id in already_sent:
-            continue
-        if paper.upvotes < subscriber.min_upvotes:
-            continue
-        content.topics.append(Pick(paper, Section.TOPICS, reasons[pk]))
+        return (
+            pk not in taken
+            and paper.arxiv_id not in already_sent
+            and paper.upvotes >= subscriber.min_upvotes
+        )
+
+    ranked_lists = [context.ranked(query, first_day) for query in topics]
+    for pk in top_by_total(
+        ranked_lists, [m for _, m in matches], cap - len(taken), eligible, context
+    ):
+        content.topics.append(Pick(context.papers[pk], Section.TOPICS, reason(pk)))
 
     if content.is_empty:
         content.quiet_reason = quiet_reason(context=context, has_topics=bool(topics))
     return content
 
 
-def _topic_reasons(topics: list[str], context: DayContext) -> dict[int, Reason]:
-    """paper pk -> the topics it matched and the matched words, over all of a reader's topics."""
-    found: dict[int, tuple[list[str], set[str]]] = {}
-    for query in topics:
-        for pk, match in context.match(query).items():
-            names, words = found.setdefault(pk, ([], set()))
-            names.append(query)
-            words.update(match.words)
-    return {pk: Reason(tuple(names), frozenset(words)) for pk, (names, words) in found.items()}
+def top_by_total(
+    ranked_lists: list[list[tuple[float, int]]],
+    scores: list[dict[int, Match]],
+    k: int,
+    eligible: Callable[[int], bool],
+    context: DayContext,
+) -> list[int]:
+    """The k eligible papers with the highest summed score over all topics (then upvotes).
 
-
-def _scored(
-    reasons: dict[int, Reason], topics: list[str], context: DayContext
-) -> dict[int, tuple[float, Reason]]:
-    """How well a paper matches: the sum of its per-topic scores; more topics, higher score."""
-    scores: dict[int, float] = {}
-    for query in topics:
-        for pk, match in context.match(query).items():
-            scores[pk] = scores.get(pk, 0.0) + match.score
-    return {pk: (scores[pk], reasons[pk]) for pk in scores}
+    Fagin's threshold algorithm: walk every topic's list (best first) in step; no paper not
+    yet seen can total more than the sum of the scores at the current depth, so the walk stops
+    once k seen papers reach that. A paper matching several topics adds their scores, so
+    matching more topics ranks higher.
+    """
+    if k <= 0 or not ranked_lists:
+        return []
+    seen: set[int] = set()
+    totals: list[tuple[float, int]] = []
+    best_k: list[float] = []  # min-heap of the k best totals so far
+    depth = 0
+    while True:
+        threshold = 0.0
+        advanced = False
+        for ranked in ranked_lists:
+            if depth >= len(ranked):
+                continue
+            advanced = True
+            score, pk = ranked[depth]
+            threshold += score
+            if pk not in seen:
+                seen.add(pk)
+                if eligible(pk):
+                    total = sum(s[pk].score for s in scores if pk in s)
+                    totals.append((total, pk))
+                    if len(best_k) < k:
+                        heapq.heappush(best_k, total)
+                    elif total > best_k[0]:
+                        heapq.heapreplace(best_k, total)
+        if not advanced:
+            break
+        # `>=`: an unseen paper could at best tie; ties are common (equal scores), and walking
+        # through all of them would cost more than an exact upvotes tie-break is worth.
+        if len(best_k) == k and best_k[0] >= threshold:
+            break
+        depth += 1
+    totals.sort(key=lambda t: (-t[0], -context.papers[t[1]].upvotes, context.papers[t[1]].arxiv_id))
+    return [pk for _, pk in totals[:k]]
 
 
 def quiet_reason(*, context: DayContext, has_topics: bool) -> str:

@@ -134,7 +134,7 @@ def test_what_every_digest_must_have(fixed_day):
     assert "Editor's note: A clean, fast drop-in for MLPs." in text
     # The matched words are highlighted in the abstract snippet, and the reason is stated.
     assert re.search(r'<span class="hl"[^>]*>self-supervised</span>', html)
-    assert 'Matches your topics: self-supervised, "prostate cancer"' in html
+    assert "Matches your topics: self-supervised, &quot;prostate cancer&quot;" in html
     assert 'Why: your topics self-supervised, "prostate cancer"' in text
     # CSS is inlined; only media queries stay in a style block.
     assert 'style="' in html and "max-width:600px" in html.replace(" ", "")
