@@ -21,12 +21,36 @@ from _django import ROOT, peak_rss_mb, setup
 
 DAY = date(2026, 11, 24)
 TOPICS = [
-    "diffusion", "transformer", "self-supervised", '"reinforcement learning"', "survey",
-    "medical image", "segmentation", "language model", "adversarial", "graph neural",
-    "contrastive OR self-supervised", "vision transformer", "pruning", "quantization",
-    "federated", "cat:cs.CV", "cat:cs.CL", "attention -survey", '"neural network"',
-    "robustness", "benchmark", "optimization", "generative", "video", "speech",
-    "reasoning", "retrieval", "legal", "chemistry", "weather forecasting",
+    "diffusion",
+    "transformer",
+    "self-supervised",
+    '"reinforcement learning"',
+    "survey",
+    "medical image",
+    "segmentation",
+    "language model",
+    "adversarial",
+    "graph neural",
+    "contrastive OR self-supervised",
+    "vision transformer",
+    "pruning",
+    "quantization",
+    "federated",
+    "cat:cs.CV",
+    "cat:cs.CL",
+    "attention -survey",
+    '"neural network"',
+    "robustness",
+    "benchmark",
+    "optimization",
+    "generative",
+    "video",
+    "speech",
+    "reasoning",
+    "retrieval",
+    "legal",
+    "chemistry",
+    "weather forecasting",
 ]
 
 
@@ -95,9 +119,11 @@ def main() -> None:
     started = time.perf_counter()
     make_papers(args.papers)
     make_subscribers(args.subscribers)
-    print(f"setup: {args.papers} papers, {args.subscribers} subscribers, "
-          f"{Topic.objects.count()} topics in {time.perf_counter() - started:.1f} s "
-          f"({connection.vendor})")
+    print(
+        f"setup: {args.papers} papers, {args.subscribers} subscribers, "
+        f"{Topic.objects.count()} topics in {time.perf_counter() - started:.1f} s "
+        f"({connection.vendor})"
+    )
 
     started = time.perf_counter()
     builder = DayBuilder(DAY)

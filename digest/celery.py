@@ -30,4 +30,13 @@ def _schedule(sender: Celery, **_: object) -> None:
             "task": "digest.plan_deliveries",
             "schedule": settings.BEAT_PLAN_EVERY_SECONDS or crontab(minute=5),
         },
+        # Upvotes keep rising after a paper is listed, and the trending order follows them.
+        "refresh-trending": {
+            "task": "digest.refresh_trending",
+            "schedule": crontab(minute=30, hour=settings.TRENDING_REFRESH_HOURS_UTC),
+        },
+        "purge-unconfirmed": {
+            "task": "subscriptions.purge_unconfirmed",
+            "schedule": crontab(minute=15, hour=3),
+        },
     }

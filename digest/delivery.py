@@ -25,6 +25,7 @@ from django.db.models import Max, Prefetch, Q
 from django.utils import timezone
 
 from digest.build import DayBuilder, digest_message
+from digest.logging import log_context
 from digest.models import Delivery, Paper
 from digest.selection import TOPIC_WINDOW_DAYS, sent_papers_by_subscriber
 from digest.send_rate import SendRateLimiter, send_rate_limiter
@@ -194,7 +195,8 @@ class _BatchSender:
                 # The rest stay `queued` and untouched (no attempt spent) for the task's retry.
                 self.report.pending += len(rows) - index
                 return False
-            self._send_one(row, builder, history.get(row.subscriber_id, (set(), None)))
+            with log_context(delivery_id=row.pk):
+                self._send_one(row, builder, history.get(row.subscriber_id, (set(), None)))
         return True
 
     def _send_one(

@@ -27,7 +27,10 @@ class OutboxEmailBackend(BaseEmailBackend):
             if not message.recipients():
                 continue
             stem = self._stem(message)
-            (self.directory / f"{stem}.eml").write_bytes(message.message().as_bytes(linesep="\n"))
+            # Unix line ends: the files are for reading in an editor or a mail client.
+            # (Django's MIME classes take `linesep`; the stdlib stubs don't know it.)
+            data = message.message().as_bytes(linesep="\n")  # type: ignore[call-arg]
+            (self.directory / f"{stem}.eml").write_bytes(data)
             html = _html_alternative(message)
             if html is not None:
                 (self.directory / f"{stem}.html").write_text(html, encoding="utf-8")

@@ -6,7 +6,6 @@ from django.conf import settings
 from django.db import models
 
 
-
 class Paper(models.Model):
     """One research paper, keyed by its bare arXiv id, merged from every source that listed it."""
 
@@ -181,5 +180,3 @@ class CurationChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.paper_id}"
-
-

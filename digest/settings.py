@@ -253,6 +253,8 @@ HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", default=20.0)
 HTTP_RETRIES = env.int("HTTP_RETRIES", default=4)
 HTTP_BACKOFF = env.float("HTTP_BACKOFF", default=1.0)
 FETCH_HOUR_UTC = env.int("FETCH_HOUR_UTC", default=6)
+# Hours (UTC, crontab syntax) at which recent Hugging Face lists are re-read for fresh upvotes.
+TRENDING_REFRESH_HOURS_UTC = env.str("TRENDING_REFRESH_HOURS_UTC", default="*/3")
 # Seconds between beat runs of the fetch and of the planner instead of their crontabs (0: the
 # crontabs); for staging and the end-to-end test (tests/production/), never for production.
 BEAT_FETCH_EVERY_SECONDS = env.float("BEAT_FETCH_EVERY_SECONDS", default=0.0)

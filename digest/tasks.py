@@ -21,7 +21,7 @@ from digest.delivery import (
     deliveries_send,
     deliveries_take_for_enqueue,
 )
-from digest.fetching import listing_fetch
+from digest.fetching import listing_fetch, trending_refresh
 from digest.planning import deliveries_plan_due
 
 logger = logging.getLogger(__name__)
@@ -101,3 +101,10 @@ def plan_deliveries() -> int:
         deliveries_expire_sending()
         deliveries_plan_due()
         return enqueue_batches()
+
+
+@shared_task(name="digest.refresh_trending")
+def refresh_trending() -> list[str]:
+    """Through the day: re-read the last few days of the Hugging Face list, so the trending
+    order follows the upvotes that keep coming in after a paper is listed."""
+    return [f"{run.for_date}:{run.status}" for run in trending_refresh()]

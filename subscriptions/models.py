@@ -35,9 +35,7 @@ class Subscriber(models.Model):
 
     cadence = models.CharField(max_length=8, choices=Cadence.choices, default=Cadence.DAILY)
     # Weekly digests go out on this weekday (0 = Monday).
-    weekday = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(6)]
-    )
+    weekday = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(6)])
     delivery_hour = models.PositiveSmallIntegerField(
         default=7, validators=[MinValueValidator(0), MaxValueValidator(23)]
     )

@@ -33,5 +33,5 @@ def subscribers_purge_unconfirmed(*, now: datetime | None = None) -> int:
     stale = stale.filter(
         Q(requested_at__lt=cutoff) | Q(requested_at__isnull=True, created_at__lt=cutoff)
     )
-    deleted, _ = stale.delete()
-    return deleted
+    _, per_model = stale.delete()
+    return per_model.get(Subscriber._meta.label, 0)

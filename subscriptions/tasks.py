@@ -7,7 +7,7 @@ import smtplib
 from celery import shared_task
 from django.db import transaction
 
-from subscriptions import services
+from subscriptions import retention, services
 
 
 @shared_task(
@@ -20,6 +20,12 @@ def send_signup_email(email: str) -> str:
     """The confirmation or manage-link email after a signup (or nothing, see the service).
     Safe to run twice: the worst case is a second copy of a link."""
     return services.signup_email_send(email=email).value
+
+
+@shared_task(name="subscriptions.purge_unconfirmed")
+def purge_unconfirmed() -> int:
+    """Daily: delete signups never confirmed within UNCONFIRMED_RETENTION_DAYS."""
+    return retention.subscribers_purge_unconfirmed()
 
 
 def enqueue_signup_email(email: str) -> None:

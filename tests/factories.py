@@ -44,10 +44,15 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
     timezone = "UTC"
 
     @factory.post_generation
-    def topics(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+    def topics(
+        obj: Subscriber,  # factory_boy passes the built instance
+        create: bool,
+        extracted: list[str] | None,
+        **kwargs: object,
+    ) -> None:
         if create and extracted:
             for query in extracted:
-                Topic.objects.create(subscriber=self, query=query)
+                Topic.objects.create(subscriber=obj, query=query)
 
 
 class DeliveryFactory(factory.django.DjangoModelFactory):

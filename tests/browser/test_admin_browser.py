@@ -68,7 +68,7 @@ def admin_browser(request: pytest.FixtureRequest) -> Iterator[object]:
 
 
 @pytest.fixture
-def newsroom() -> dict[str, object]:
+def newsroom():
     """A day's real listing, a reader with no topics (the trending list alone), an editor, and a
     month of history for the dashboard."""
     today = timezone.localdate()

@@ -15,7 +15,7 @@ DAY = date(2026, 11, 24)
 
 
 @pytest.fixture
-def digest_html() -> str:
+def digest_html():
     PaperFactory(
         arxiv_id="2409.10594",
         listed_on=DAY,

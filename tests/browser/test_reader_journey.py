@@ -34,7 +34,7 @@ def new_page(browser, viewport, **options) -> Page:
 
 
 def link_in_last_email(pattern: str, live_server) -> str:
-    body = mail.outbox[-1].body
+    body = str(mail.outbox[-1].body)
     url = re.search(rf"https://digest\.example\.org(/{pattern}/[^\s]+)", body)
     assert url, body
     return live_server.url + url.group(1)

@@ -65,7 +65,7 @@ def fetch(source: str, day: date, capsys) -> str:
 
 
 def last_run() -> FetchRun:
-    return FetchRun.objects.order_by("-pk").first()
+    return FetchRun.objects.order_by("-pk")[0]
 
 
 def test_hf_day_over_several_pages(sources, hf_items, capsys):
