@@ -1,0 +1,474 @@
+"""Web benchmark: the home page and the signup POST under gunicorn (2 sync workers), over HTTP.
+
+Sets up a throwaway SQLite database in a temporary VAR_DIR (migrate, createcachetable,
+collectstatic, the bundled listing through `fetch_papers --source snapshot`), starts
+`gunicorn digest.wsgi -w 2` on a free 127.0.0.1 port with production settings (DEBUG=0, a test
+SECRET_KEY, no SSL redirect, signup rate limits raised out of the way, the dummy email backend),
+then drives it from this machine with `--concurrency` threads for `--seconds` per endpoint,
+each request on a new connection (gunicorn's sync workers close every connection anyway):
+
+- GET `/`;
+- the signup POST (measured) with a unique address and the CSRF cookie and token of a GET of
+  /subscribe/ (not measured) by the same client; it must redirect to check-your-inbox. Each
+  thread is one client that GETs the form once and then posts it again and again (only POSTs
+  load the server), or with `--fresh-form` GETs it before every POST, like one new reader per
+  signup (the GETs, not measured, share the workers with the POSTs and lengthen their waits).
+
+Prints requests/s and latency p50/p95/p99 per endpoint, the CPU time of the gunicorn workers,
+this load generator and everything else on the machine, and the targets: `/` above 300
+requests/s, signup p99 under 100 ms. gunicorn is stopped with SIGTERM at the end, even on error.
+Usage: python bench/web.py [--seconds 10] [--concurrency 4] [--workers 2] [--fresh-form]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlencode
+
+from _django import ROOT
+
+HOME_TARGET_RPS = 300.0
+SIGNUP_TARGET_P99_MS = 100.0
+TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+CHECK_INBOX = "/subscribe/check-your-inbox/"
+MAX_ERRORS = 100  # a run stops early past this many failed requests
+SIGNUPS = itertools.count(1)  # unique addresses across the warm-up and the measured run
+
+
+# --- the server ---------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_environment(var_dir: Path, port: int) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # Real services and anything that would change the settings under test stay out.
+        if key not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CSRF_TRUSTED_ORIGINS"}
+        and not key.startswith(("ANYMAIL_", "EMAIL_", "SECURE_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="digest.settings",
+        VAR_DIR=str(var_dir),
+        DEBUG="0",
+        SECRET_KEY="bench-web-only-not-a-real-secret-key-0123456789abcdef",
+        ALLOWED_HOSTS="127.0.0.1",
+        SITE_URL=f"http://127.0.0.1:{port}",
+        SECURE_SSL_REDIRECT="0",
+        SIGNUP_RATE_PER_IP="1000000/m",
+        SIGNUP_RATE_PER_EMAIL="1000000/m",
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+
+
+class Gunicorn:
+    """`gunicorn digest.wsgi` in its own process group; stop() sends SIGTERM, waits, then kills."""
+
+    def __init__(self, env: dict[str, str], port: int, workers: int, log_path: Path):
+        self.port = port
+        self.log_path = log_path
+        self.log = log_path.open("wb")
+        command = [sys.executable, "-m", "gunicorn", "digest.wsgi", "-w", str(workers)]
+        command += ["-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+        self.popen = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, workers: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.popen.returncode}:\n{self.tail()}")
+            try:
+                status, _, _ = request(self.port, "GET", "/healthz")
+                if status == 200 and len(self.worker_pids()) >= workers:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn not ready after {timeout:.0f} s:\n{self.tail()}")
+
+    def worker_pids(self) -> list[int]:
+        return [pid for pid, ppid in _processes() if ppid == self.popen.pid]
+
+    def tail(self, lines: int = 30) -> str:
+        self.log.flush()
+        text = self.log_path.read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, grace: float = 30.0) -> str:
+        """SIGTERM (gunicorn finishes its requests), wait, SIGKILL the group as a last resort."""
+        try:
+            if self.popen.poll() is not None:
+                return f"had exited ({self.popen.returncode})"
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace)
+                return f"stopped by SIGTERM ({self.popen.returncode})"
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+                return "killed (did not stop within the grace period)"
+        finally:
+            self.log.close()
+
+
+# --- CPU accounting (Linux /proc; figures are left out elsewhere) -------------------------------
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
+
+
+def _processes() -> list[tuple[int, int]]:
+    """(pid, parent pid) of every process visible in /proc."""
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
+            found.append((int(entry.name), int(fields[1])))
+    return found
+
+
+def process_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes."""
+    total = 0
+    for pid in pids:
+        if fields := _stat_fields(pid):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def machine_busy() -> float | None:
+    """CPU seconds the whole machine has spent not idle (all cores)."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return None
+    values = [int(v) for v in first[1:9]]  # user nice system idle iowait irq softirq steal
+    return (sum(values) - values[3] - values[4]) / CLOCK_TICKS
+
+
+# --- the load generator -------------------------------------------------------------------------
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def csrf_cookie(headers: http.client.HTTPMessage) -> str | None:
+    """The csrftoken cookie's value. It is Secure (DEBUG=0) and this hop is plain HTTP, so it is
+    read and sent back by hand, as a TLS proxy in front of gunicorn would let a browser do."""
+    for header in headers.get_all("Set-Cookie") or []:
+        name, _, rest = header.partition("=")
+        if name.strip() == "csrftoken":
+            return rest.split(";", 1)[0]
+    return None
+
+
+class Failure(Exception):
+    pass
+
+
+Action = Callable[[int, int, int, dict[str, str]], float]
+
+
+def get_home(port: int, thread: int, n: int, client: dict[str, str]) -> float:
+    started = time.perf_counter()
+    status, _, body = request(port, "GET", "/")
+    elapsed = time.perf_counter() - started
+    if status != 200 or b'class="papers"' not in body:
+        raise Failure(f"GET / -> {status}: {body[:200]!r}")
+    return elapsed
+
+
+def open_form(port: int, client: dict[str, str]) -> None:
+    """GET /subscribe/ as this client: keep its CSRF cookie and the form's token."""
+    status, headers, body = request(port, "GET", "/subscribe/")
+    cookie = csrf_cookie(headers)
+    match = TOKEN_RE.search(body.decode())
+    if status != 200 or not cookie or not match:
+        raise Failure(f"GET /subscribe/ -> {status}, csrftoken cookie {bool(cookie)}")
+    client.update(cookie=cookie, token=match[1])
+
+
+def signup(port: int, thread: int, n: int, client: dict[str, str], *, fresh: bool) -> float:
+    """POST the signup form (timed) after this client's GET of it (not timed)."""
+    if fresh or "token" not in client:
+        open_form(port, client)
+    form = {
+        "csrfmiddlewaretoken": client["token"],
+        "email": f"reader-{next(SIGNUPS)}@example.org",
+        "topics": 'diffusion\n"reinforcement learning" -survey\ncat:cs.CL',
+        "cadence": "daily",
+        "weekday": "0",
+        "delivery_hour": "7",
+        "timezone": "Europe/Paris",
+        "max_papers": "10",
+        "website": "",  # the honeypot stays empty
+    }
+    origin = f"http://127.0.0.1:{port}"
+    post_headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Cookie": f"csrftoken={client['cookie']}",
+        "Origin": origin,
+        "Referer": f"{origin}/subscribe/",
+    }
+    started = time.perf_counter()
+    status, headers, body = request(
+        port, "POST", "/subscribe/", urlencode(form).encode(), post_headers
+    )
+    elapsed = time.perf_counter() - started
+    if status != 302 or not (headers.get("Location") or "").endswith(CHECK_INBOX):
+        raise Failure(f"POST /subscribe/ -> {status} {headers.get('Location')}: {body[:300]!r}")
+    return elapsed
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    machine_cpu: float | None = None
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] * 1000
+
+
+def load(
+    action: Action,
+    port: int,
+    concurrency: int,
+    seconds: float,
+    worker_pids: list[int],
+) -> Result:
+    """`concurrency` threads, each repeating `action` back to back until the time is up."""
+    result = Result()
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def run(thread: int) -> None:
+        n = 0
+        client: dict[str, str] = {}  # this thread's cookies and form token
+        while time.perf_counter() < deadline:
+            n += 1
+            try:
+                latency = action(port, thread, n, client)
+            except (Failure, OSError, http.client.HTTPException) as error:
+                with lock:
+                    result.errors.append(f"{type(error).__name__}: {error}")
+                    if len(result.errors) >= MAX_ERRORS:
+                        return
+                continue
+            with lock:
+                result.latencies.append(latency)
+
+    threads = [threading.Thread(target=run, args=(t,), daemon=True) for t in range(concurrency)]
+    server_before, client_before = process_cpu(worker_pids), time.process_time()
+    machine_before = machine_busy()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.elapsed = time.perf_counter() - started
+    result.server_cpu = process_cpu(worker_pids) - server_before
+    result.client_cpu = time.process_time() - client_before
+    machine_after = machine_busy()
+    if machine_before is not None and machine_after is not None:
+        result.machine_cpu = machine_after - machine_before
+    return result
+
+
+# --- the report ---------------------------------------------------------------------------------
+def report(rows: list[tuple[str, Result]], cores: int) -> None:
+    print(
+        f"{'endpoint':<22}{'requests':>9}{'errors':>8}{'req/s':>9}"
+        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    )
+    for name, r in rows:
+        if not r.latencies:
+            print(f"{name:<22}{0:>9}{len(r.errors):>8}  (no successful request)")
+            continue
+        print(
+            f"{name:<22}{len(r.latencies):>9}{len(r.errors):>8}"
+            f"{len(r.latencies) / r.elapsed:>9.1f}{r.percentile(50):>9.1f}"
+            f"{r.percentile(95):>9.1f}{r.percentile(99):>9.1f}{r.percentile(100):>9.1f}"
+        )
+    print(f"\nCPU during each run (machine: {cores} cores; 100% = one core busy all the time):")
+    for name, r in rows:
+
+        def share(seconds: float, r: Result = r) -> str:
+            return f"{100 * seconds / r.elapsed:.0f}%"
+
+        line = (
+            f"  {name:<20} gunicorn workers {share(r.server_cpu)}, "
+            f"load generator {share(r.client_cpu)}"
+        )
+        if r.machine_cpu is not None:
+            other = max(0.0, r.machine_cpu - r.server_cpu - r.client_cpu)
+            line += f", everything else {share(other)} (of {100 * cores}%)"
+        print(line)
+    for name, r in rows:
+        for error in sorted(set(r.errors))[:3]:
+            print(f"  {name} error ({r.errors.count(error)}x): {error}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint (default 10)")
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds, not measured")
+    parser.add_argument(
+        "--fresh-form",
+        action="store_true",
+        help="GET /subscribe/ (not measured) before every signup POST, not once per client",
+    )
+    args = parser.parse_args()
+    if args.seconds <= 0 or args.concurrency < 1 or args.workers < 1:
+        parser.error("--seconds, --concurrency and --workers must be positive")
+
+    # SIGTERM to this script still stops gunicorn (the finally below).
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, terminate)
+
+    cores = os.cpu_count() or 1
+    load_average = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    var_dir = Path(tempfile.mkdtemp(prefix="digest-bench-web-"))
+    port = free_port()
+    env = server_environment(var_dir, port)
+    server: Gunicorn | None = None
+    errors = 0
+    try:
+        started = time.perf_counter()
+        manage(env, "migrate", "--noinput", "-v0")
+        manage(env, "createcachetable")
+        manage(env, "collectstatic", "--noinput", "-v0")  # the manifest DEBUG=0 needs
+        manage(env, "fetch_papers", "--source", "snapshot")
+        setup_seconds = time.perf_counter() - started
+        print(f"setup (SQLite in {var_dir}, bundled listing): {setup_seconds:.1f} s")
+        server = Gunicorn(env, port, args.workers, var_dir / "gunicorn.log")
+        server.wait_ready(args.workers)
+        pids = server.worker_pids()
+        print(
+            f"gunicorn digest.wsgi -w {args.workers} -b 127.0.0.1:{port} (sync workers, pids "
+            f"{', '.join(map(str, pids))}); load: {args.concurrency} threads x {args.seconds:g} s "
+            f"per endpoint, new connection per request; load average before: {load_average:.2f}"
+        )
+        rows = []
+        post = partial(signup, fresh=args.fresh_form)
+        for name, action in (("GET /", get_home), ("POST /subscribe/", post)):
+            warmup = load(action, port, args.concurrency, args.warmup, pids)
+            if warmup.errors:
+                raise RuntimeError(f"{name} fails before measuring: {warmup.errors[0]}")
+            rows.append((name, load(action, port, args.concurrency, args.seconds, pids)))
+        print()
+        report(rows, cores)
+        home, signups = rows[0][1], rows[1][1]
+        errors = len(home.errors) + len(signups.errors)
+        home_rps = len(home.latencies) / home.elapsed
+        signup_p99 = signups.percentile(99) if signups.latencies else float("inf")
+        print("\ntargets (2 gunicorn workers):")
+        verdict = lambda ok: "met" if ok else "MISSED"  # noqa: E731
+        print(
+            f"  GET / above {HOME_TARGET_RPS:.0f} requests/s: {home_rps:.0f} "
+            f"-> {verdict(home_rps > HOME_TARGET_RPS)}"
+        )
+        print(
+            f"  signup POST p99 under {SIGNUP_TARGET_P99_MS:.0f} ms: {signup_p99:.1f} ms "
+            f"-> {verdict(signup_p99 < SIGNUP_TARGET_P99_MS)}"
+        )
+        signup_note = (
+            "each signup POST follows an unmeasured GET /subscribe/ by the same client "
+            "(--fresh-form), so the workers also serve those GETs during the signup run"
+            if args.fresh_form
+            else "one unmeasured GET /subscribe/ per client thread, then POSTs only "
+            "(--fresh-form: a GET before every POST)"
+        )
+        notes = [
+            "DEBUG=0 (production settings, no SSL redirect); the Secure CSRF cookie is sent "
+            "back by hand over plain HTTP.",
+            f"Signup: {signup_note}.",
+            "The signup email runs inside the request (no broker: Celery tasks run eagerly on "
+            "commit; dummy email backend: rendered, not sent); production hands it to a Celery "
+            "worker.",
+            "SQLite in WAL mode (production: PostgreSQL); the load generator shares the "
+            "machine's cores with gunicorn (see CPU above).",
+        ]
+        print("\nnotes:\n" + "\n".join(f"  - {note}" for note in notes))
+    finally:
+        if server is not None:
+            outcome = server.stop()
+            print(f"gunicorn {outcome}")
+            if "stopped by SIGTERM (0)" not in outcome:
+                print(server.tail())
+        shutil.rmtree(var_dir, ignore_errors=True)
+    if errors:
+        sys.exit(f"{errors} requests failed: the figures above are not valid")
+
+
+if __name__ == "__main__":
+    main()
