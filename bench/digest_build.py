@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import time
 from datetime import date
-from pathlib import Path
 
 from _django import ROOT, peak_rss_mb, setup
 
@@ -101,13 +101,8 @@ def make_subscribers(count: int) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--subscribers", type=int, default=100_000)
-    parser.add_argument("--papers", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=1000)
-    args = parser.parse_args()
-    setup()
+def build_slice(ids: list[int], batch: int) -> dict[str, object]:
+    """Build the digests of `ids` the way a send batch does; return counts and figures."""
     from django.db import connection
     from django.db.models import Prefetch
     from django.test.utils import CaptureQueriesContext
@@ -116,24 +111,11 @@ def main() -> None:
     from digest.selection import sent_papers_by_subscriber
     from subscriptions.models import Subscriber, Topic
 
-    started = time.perf_counter()
-    make_papers(args.papers)
-    make_subscribers(args.subscribers)
-    print(
-        f"setup: {args.papers} papers, {args.subscribers} subscribers, "
-        f"{Topic.objects.count()} topics in {time.perf_counter() - started:.1f} s "
-        f"({connection.vendor})"
-    )
-
-    started = time.perf_counter()
     builder = DayBuilder(DAY)
-    print(f"day: index and shell built in {time.perf_counter() - started:.2f} s")
-    ids = list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
     built = empty = html_bytes = 0
     batch_queries: list[int] = []
-    started = time.perf_counter()
-    for start in range(0, len(ids), args.batch):
-        chunk = ids[start : start + args.batch]
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
         with CaptureQueriesContext(connection) as queries:
             subscribers = list(
                 Subscriber.objects.filter(pk__in=chunk).prefetch_related(
@@ -152,14 +134,74 @@ def main() -> None:
                 html_bytes += len(email.html)
                 built += 1
         batch_queries.append(len(queries.captured_queries))
-    elapsed = time.perf_counter() - started
-    print(
-        f"built {built} digests ({empty} empty) in {elapsed:.1f} s: "
-        f"{built / elapsed:,.0f} digests/s; mean HTML {html_bytes / max(built, 1) / 1024:.1f} KB"
+    return {
+        "built": built,
+        "empty": empty,
+        "html": html_bytes,
+        "queries": batch_queries,
+        "rss": peak_rss_mb(),
+    }
+
+
+def _child(ids: list[int], batch: int, results: multiprocessing.Queue) -> None:
+    results.put(build_slice(ids, batch))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--papers", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="build in this many processes, as that many Celery worker processes would",
     )
-    print(f"queries per batch of {args.batch}: min {min(batch_queries)}, max {max(batch_queries)}")
-    print(f"peak RSS: {peak_rss_mb():.0f} MB")
-    Path(ROOT / "var").mkdir(exist_ok=True)
+    args = parser.parse_args()
+    setup()
+    from django.db import connections
+
+    from subscriptions.models import Subscriber, Topic
+
+    started = time.perf_counter()
+    make_papers(args.papers)
+    make_subscribers(args.subscribers)
+    print(
+        f"setup: {args.papers} papers, {args.subscribers} subscribers, "
+        f"{Topic.objects.count()} topics in {time.perf_counter() - started:.1f} s "
+        f"({connections['default'].vendor})"
+    )
+    ids = list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
+    started = time.perf_counter()
+    if args.processes == 1:
+        results = [build_slice(ids, args.batch)]
+    else:
+        connections.close_all()  # each process opens its own
+        queue: multiprocessing.Queue = multiprocessing.Queue()
+        size = -(-len(ids) // args.processes)
+        children = [
+            multiprocessing.Process(target=_child, args=(ids[n : n + size], args.batch, queue))
+            for n in range(0, len(ids), size)
+        ]
+        for child in children:
+            child.start()
+        results = [queue.get() for _ in children]
+        for child in children:
+            child.join()
+    elapsed = time.perf_counter() - started
+    built = sum(int(r["built"]) for r in results)  # type: ignore[call-overload]
+    empty = sum(int(r["empty"]) for r in results)  # type: ignore[call-overload]
+    html = sum(int(r["html"]) for r in results)  # type: ignore[call-overload]
+    queries = [q for r in results for q in r["queries"]]  # type: ignore[attr-defined]
+    print(
+        f"built {built} digests ({empty} empty) in {elapsed:.1f} s with {args.processes} "
+        f"process(es), day's index and shell included: {built / elapsed:,.0f} digests/s; "
+        f"mean HTML {html / max(built, 1) / 1024:.1f} KB"
+    )
+    print(f"queries per batch of {args.batch}: min {min(queries)}, max {max(queries)}")
+    rss = max(float(r["rss"]) for r in results)  # type: ignore[arg-type]
+    print(f"peak RSS per process: {max(rss, peak_rss_mb()):.0f} MB")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Max, Prefetch, Q
 from django.utils import timezone
@@ -308,9 +309,17 @@ def _claim(row: Delivery) -> int | None:
 
 
 def _finish(row: Delivery, status: str, **fields: object) -> None:
-    Delivery.objects.filter(pk=row.pk, status=Status.SENDING).update(
-        status=status, finished_at=timezone.now(), **fields
-    )
+    """Record how a claimed row ended. On PostgreSQL this commit does not wait for the WAL
+    flush: if the database server itself crashed before the flush, the row would only fall
+    back to `sending` and then `unknown`, never to `queued`, so no message could go out twice;
+    the claim, which guards against that, stays a synchronous commit."""
+    with transaction.atomic():
+        if db_connection.vendor == "postgresql":
+            with db_connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        Delivery.objects.filter(pk=row.pk, status=Status.SENDING).update(
+            status=status, finished_at=timezone.now(), **fields
+        )
 
 
 def _requeue(row: Delivery, *, error: str) -> None:

@@ -8,7 +8,7 @@ the "already sent" filter remain.
 
 from __future__ import annotations
 
-import heapq
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -85,6 +85,8 @@ class DayContext:
         # Many readers share a topic: each distinct query string is parsed and matched once.
         self._matches: dict[str, dict[int, Match]] = {}
         self._ranked: dict[tuple[str, date], list[tuple[float, int]]] = {}
+        self._keysets: dict[tuple[str, date], set[int]] = {}
+        self._overlaps: dict[tuple[str, str, date], set[int]] = {}
 
     def trending(self, days: int) -> list[Paper]:
         """The trending order of the last `days` days (1 for daily, 7 for weekly readers)."""
@@ -109,6 +111,19 @@ class DayContext:
                 key=lambda item: (-item[0], -papers[item[1]].upvotes, papers[item[1]].arxiv_id),
             )
         return self._ranked[key]
+
+    def overlap(self, a: str, b: str, first_day: date) -> set[int]:
+        """Papers listed from `first_day` that match both queries (shared by all readers)."""
+        key = (a, b, first_day) if a <= b else (b, a, first_day)
+        if key not in self._overlaps:
+            self._overlaps[key] = self._keys(a, first_day) & self._keys(b, first_day)
+        return self._overlaps[key]
+
+    def _keys(self, query: str, first_day: date) -> set[int]:
+        key = (query, first_day)
+        if key not in self._keysets:
+            self._keysets[key] = {pk for _, pk in self.ranked(query, first_day)}
+        return self._keysets[key]
 
     def match(self, query: str) -> dict[int, Match]:
         """Papers matching `query` (shared between readers: do not modify the result)."""
@@ -213,10 +228,7 @@ def digest_select(
             and paper.upvotes >= subscriber.min_upvotes
         )
 
-    ranked_lists = [context.ranked(query, first_day) for query in topics]
-    for pk in top_by_total(
-        ranked_lists, [m for _, m in matches], cap - len(taken), eligible, context
-    ):
+    for pk in top_by_total(topics, first_day, cap - len(taken), eligible, context):
         content.topics.append(Pick(context.papers[pk], Section.TOPICS, reason(pk)))
 
     if content.is_empty:
@@ -225,52 +237,42 @@ def digest_select(
 
 
 def top_by_total(
-    ranked_lists: list[list[tuple[float, int]]],
-    scores: list[dict[int, Match]],
+    queries: list[str],
+    first_day: date,
     k: int,
     eligible: Callable[[int], bool],
     context: DayContext,
 ) -> list[int]:
-    """The k eligible papers with the highest summed score over all topics (then upvotes).
+    """The k eligible papers with the highest score summed over all topics (then upvotes).
 
-    Fagin's threshold algorithm: walk every topic's list (best first) in step; no paper not
-    yet seen can total more than the sum of the scores at the current depth, so the walk stops
-    once k seen papers reach that. A paper matching several topics adds their scores, so
-    matching more topics ranks higher.
+    Exact and cheap: a paper matching one topic has that topic's score as its total, so the best
+    of those are among the first k eligible entries of each topic's ranked list; the papers
+    matching two or more topics (pairwise intersections, computed once per day) are few and
+    all scored. Matching more topics adds up, so it ranks higher.
     """
-    if k <= 0 or not ranked_lists:
+    if k <= 0 or not queries:
         return []
-    seen: set[int] = set()
-    totals: list[tuple[float, int]] = []
-    best_k: list[float] = []  # min-heap of the k best totals so far
-    depth = 0
-    while True:
-        threshold = 0.0
-        advanced = False
-        for ranked in ranked_lists:
-            if depth >= len(ranked):
+    matches = [context.match(query) for query in queries]
+    several: set[int] = set()
+    for a, b in itertools.combinations(queries, 2):
+        several |= context.overlap(a, b, first_day)
+    totals = {
+        pk: sum(found[pk].score for found in matches if pk in found)
+        for pk in several
+        if eligible(pk)
+    }
+    for query in queries:
+        taken = 0
+        for score, pk in context.ranked(query, first_day):
+            if taken >= k:
+                break
+            if pk in several or pk in totals or not eligible(pk):
                 continue
-            advanced = True
-            score, pk = ranked[depth]
-            threshold += score
-            if pk not in seen:
-                seen.add(pk)
-                if eligible(pk):
-                    total = sum(s[pk].score for s in scores if pk in s)
-                    totals.append((total, pk))
-                    if len(best_k) < k:
-                        heapq.heappush(best_k, total)
-                    elif total > best_k[0]:
-                        heapq.heapreplace(best_k, total)
-        if not advanced:
-            break
-        # `>=`: an unseen paper could at best tie; ties are common (equal scores), and walking
-        # through all of them would cost more than an exact upvotes tie-break is worth.
-        if len(best_k) == k and best_k[0] >= threshold:
-            break
-        depth += 1
-    totals.sort(key=lambda t: (-t[0], -context.papers[t[1]].upvotes, context.papers[t[1]].arxiv_id))
-    return [pk for _, pk in totals[:k]]
+            totals[pk] = score
+            taken += 1
+    papers = context.papers
+    best = sorted(totals, key=lambda pk: (-totals[pk], -papers[pk].upvotes, papers[pk].arxiv_id))
+    return best[:k]
 
 
 def quiet_reason(*, context: DayContext, has_topics: bool) -> str:

@@ -212,31 +212,35 @@ def highlight(text: str, words: Iterable[str]) -> list[tuple[str, bool]]:
     """
     if not text:
         return []
-    pattern = _highlighter(frozenset(words))
-    if pattern is None:
-        return [(text, False)]
+    spans: list[tuple[int, int]] = []
+    for word in {word.casefold(): word for word in words}.values():
+        pattern = _highlighter(word)
+        if pattern is not None:
+            spans.extend(found.span() for found in pattern.finditer(text))
+    # Leftmost first and, at the same spot, longest first ("diffusion models" over
+    # "diffusion"); a span overlapping one already taken is dropped.
+    spans.sort(key=lambda span: (span[0], -span[1]))
     segments: list[tuple[str, bool]] = []
     last = 0
-    for found in pattern.finditer(text):
-        if found.start() > last:
-            segments.append((text[last : found.start()], False))
-        segments.append((found.group(), True))
-        last = found.end()
+    for start, end in spans:
+        if start < last:
+            continue
+        if start > last:
+            segments.append((text[last:start], False))
+        segments.append((text[start:end], True))
+        last = end
     if last < len(text):
         segments.append((text[last:], False))
     return segments
 
 
-@lru_cache(maxsize=4096)
-def _highlighter(words: frozenset[str]) -> re.Pattern[str] | None:
-    """One compiled alternation per set of words; digests highlight the same sets many times."""
-    alternatives = {_word_pattern(word) for word in words}
-    alternatives.discard("")
-    if not alternatives:
+@lru_cache(maxsize=8192)
+def _highlighter(word: str) -> re.Pattern[str] | None:
+    """One compiled pattern per word, shared by every set it appears in: readers' sets of
+    matched words are many, their words few, and compiling is the expensive part."""
+    body = _word_pattern(word)
+    if not body:
         return None
-    # Longest first, so "diffusion models" wins over "diffusion" at the same spot.
-    ordered = sorted(alternatives, key=lambda alt: (-len(alt), alt))
-    body = "|".join(ordered)
     return re.compile(f"{_NOT_WORD_BEFORE}(?:{body}){_NOT_WORD_AFTER}", re.IGNORECASE)
 
 

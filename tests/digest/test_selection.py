@@ -165,3 +165,28 @@ def test_identical_queries_are_evaluated_once():
     context = DayContext(DAY)
     first = context.match("diffusion")
     assert context.match("diffusion") is first
+
+
+def test_topic_ranking_equals_brute_force_over_all_matches():
+    import random
+
+    from digest.selection import top_by_total
+
+    rng = random.Random(3)
+    vocabulary = ["diffusion", "graph", "transformer", "survey", "robot", "speech", "vision"]
+    for n in range(1, 121):
+        words = rng.sample(vocabulary, rng.randint(1, 4))
+        paper(n, title=" ".join(words[:2]), abstract=" ".join(words), upvotes=rng.randint(0, 9))
+    context = DayContext(DAY)
+    for _ in range(40):
+        queries = rng.sample(vocabulary, rng.randint(1, 4))
+        k = rng.randint(1, 12)
+        totals: dict[int, float] = {}
+        for query in queries:
+            for pk, match in context.match(query).items():
+                totals[pk] = totals.get(pk, 0.0) + match.score
+        papers = context.papers
+        expected = sorted(
+            totals, key=lambda pk: (-totals[pk], -papers[pk].upvotes, papers[pk].arxiv_id)
+        )[:k]
+        assert top_by_total(queries, DAY, k, lambda pk: True, context) == expected
