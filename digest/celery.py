@@ -35,6 +35,10 @@ def _schedule(sender: Celery, **_: object) -> None:
             "task": "digest.refresh_trending",
             "schedule": crontab(minute=30, hour=settings.TRENDING_REFRESH_HOURS_UTC),
         },
+        "check-health": {
+            "task": "digest.check_health",
+            "schedule": crontab(minute=45),
+        },
         "purge-unconfirmed": {
             "task": "subscriptions.purge_unconfirmed",
             "schedule": crontab(minute=15, hour=3),

@@ -22,6 +22,7 @@ from digest.delivery import (
     deliveries_take_for_enqueue,
 )
 from digest.fetching import listing_fetch, trending_refresh
+from digest.health import daily_health_report
 from digest.planning import deliveries_plan_due
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,12 @@ def plan_deliveries() -> int:
         deliveries_expire_sending()
         deliveries_plan_due()
         return enqueue_batches()
+
+
+@shared_task(name="digest.check_health")
+def check_health() -> list[str]:
+    """Hourly: warn operators (log at error, email ADMINS) when today's fetch or send is missing."""
+    return [warning.title for warning in daily_health_report()]
 
 
 @shared_task(name="digest.refresh_trending")

@@ -24,6 +24,7 @@ def test_beat_schedule_names_registered_tasks():
         "digest.fetch_day",
         "digest.plan_deliveries",
         "digest.refresh_trending",
+        "digest.check_health",
         "subscriptions.purge_unconfirmed",
     }
     assert all(entry["task"] in app.tasks for entry in schedule.values())
@@ -46,3 +47,27 @@ def test_purge_unconfirmed_task():
     )
     assert purge_unconfirmed.delay().get() == 1
     assert not Subscriber.objects.exists()
+
+
+def test_missing_fetch_and_send_are_logged_and_mailed_once(settings, mailoutbox, caplog):
+    from datetime import UTC, datetime
+
+    from django.core.cache import cache
+
+    from digest.health import daily_health_report
+    from tests.factories import PaperFactory
+
+    cache.clear()
+    settings.ADMINS = [("Ops", "ops@example.org")]
+    settings.FETCH_HOUR_UTC = 6
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    PaperFactory(listed_on=now.date())  # listed (say, by hand), but no fetch run and no send
+    SubscriberFactory(delivery_hour=7, timezone="UTC")
+    titles = [w.title for w in daily_health_report(now=now)]
+    assert titles == ["Today's fetch did not happen", "Today's send did not happen"]
+    assert len(mailoutbox) == 2 and all(m.to == ["ops@example.org"] for m in mailoutbox)
+    assert any(
+        r.levelname == "ERROR" and "fetch did not happen" in r.message for r in caplog.records
+    )
+    daily_health_report(now=now)  # an hour later: logged again, not mailed again
+    assert len(mailoutbox) == 2
