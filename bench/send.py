@@ -22,6 +22,7 @@ import sys
 import time
 from datetime import date
 from multiprocessing.sharedctypes import Synchronized
+from typing import Any
 
 from _django import peak_rss_mb, setup
 
@@ -90,22 +91,71 @@ def make_subscribers(count: int) -> None:
     )
 
 
-def sink_capacity(port: int, message: bytes, count: int, received: Synchronized) -> float:
-    """Pre-built messages of the digest's size over one reused connection: the ceiling."""
-    start_count = received.value
-    started = time.perf_counter()
+def _blast(port: int, message: bytes, count: int) -> None:
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
         for n in range(count):
             smtp.sendmail("digest@localhost", [f"sink{n}@example.org"], message)
+
+
+def sink_capacity(
+    port: int, message: bytes, count: int, received: Synchronized, connections: int = 1
+) -> float:
+    """Pre-built messages of the digest's size, each connection reused: the ceiling."""
+    start_count = received.value
+    started = time.perf_counter()
+    if connections == 1:
+        _blast(port, message, count)
+    else:
+        blasters = [
+            multiprocessing.Process(target=_blast, args=(port, message, count // connections))
+            for _ in range(connections)
+        ]
+        for blaster in blasters:
+            blaster.start()
+        for blaster in blasters:
+            blaster.join()
+        count = count // connections * connections
     while received.value - start_count < count:
         time.sleep(0.001)
     return count / (time.perf_counter() - started)
+
+
+def send_chunks(chunks: list[list[int]], *, verbose: bool = False) -> tuple[Any, list[int]]:
+    """Send the batches in this process; the queries of two steady-state batches."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from digest.delivery import SendReport, deliveries_send
+
+    report = SendReport()
+    queries: list[int] = []
+    for n, chunk in enumerate(chunks):
+        if n in (1, 2):  # after the day's shared work is built: the steady state
+            with CaptureQueriesContext(connection) as ctx:
+                report.add(deliveries_send(delivery_ids=chunk))
+            queries.append(len(ctx.captured_queries))
+        else:
+            report.add(deliveries_send(delivery_ids=chunk))
+        if verbose and n % 20 == 0:
+            print(f"  batch {n + 1}/{len(chunks)}: {report.summary()}", flush=True)
+    return report, queries
+
+
+def _send_worker(chunks: list[list[int]], results: multiprocessing.Queue) -> None:
+    report, queries = send_chunks(chunks)
+    results.put((dict(report.counts), queries))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="send from this many processes, as `celery worker --concurrency N` would",
+    )
     args = parser.parse_args()
 
     port = _free_port()
@@ -122,11 +172,10 @@ def main() -> int:
         SITE_URL="https://digest.example.org",
     )
     setup()
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from django.db import connections
 
     from digest.build import DayBuilder, digest_message
-    from digest.delivery import SendReport, deliveries_plan, deliveries_send
+    from digest.delivery import SendReport, deliveries_plan
     from digest.ingest import papers_upsert
     from digest.sources.snapshot import load_snapshot
     from subscriptions.models import Subscriber
@@ -137,18 +186,29 @@ def main() -> int:
 
     started = time.perf_counter()
     ids = deliveries_plan(day=DAY)
-    report = SendReport()
-    queries: list[int] = []
-    for n, start in enumerate(range(0, len(ids), args.batch)):
-        chunk = ids[start : start + args.batch]
-        if n in (1, 2):  # after the day's shared work is built: the steady state
-            with CaptureQueriesContext(connection) as ctx:
-                report.add(deliveries_send(delivery_ids=chunk))
-            queries.append(len(ctx.captured_queries))
-        else:
-            report.add(deliveries_send(delivery_ids=chunk))
-        if n % 20 == 0:
-            print(f"  {start + len(chunk)}/{len(ids)}: {report.summary()}", flush=True)
+    chunks = [ids[start : start + args.batch] for start in range(0, len(ids), args.batch)]
+    if args.processes == 1:
+        report, queries = send_chunks(chunks, verbose=True)
+    else:
+        # As `celery worker --concurrency N` would: N processes, each with its own database
+        # and SMTP connections, taking batches in turn.
+        connections.close_all()
+        results: multiprocessing.Queue = multiprocessing.Queue()
+        workers = [
+            multiprocessing.Process(
+                target=_send_worker, args=(chunks[n :: args.processes], results)
+            )
+            for n in range(args.processes)
+        ]
+        for worker in workers:
+            worker.start()
+        report, queries = SendReport(), []
+        for _ in workers:
+            counts, worker_queries = results.get()
+            report.counts.update(counts)
+            queries.extend(worker_queries)
+        for worker in workers:
+            worker.join()
     while received.value < report.counts["sent"]:
         time.sleep(0.001)
     elapsed = time.perf_counter() - started
@@ -162,13 +222,19 @@ def main() -> int:
     email = builder.render(builder.select(sample), delivery_id=ids[0])
     message = digest_message(subscriber=sample, email=email, delivery_id=ids[0], day=DAY)
     raw = message.message().as_bytes(linesep="\r\n")
-    capacity = sink_capacity(port, raw, min(sent, 5000) or 1000, received)
+    capacity = sink_capacity(port, raw, min(sent, 5000) or 1000, received, args.processes)
     sink.terminate()
 
     ratio = pipeline_rate / capacity
     print(f"{report.summary()} in {elapsed:.1f}s")
-    print(f"end to end : {pipeline_rate:8.0f} messages/s  (plan + claim + build + send + mark)")
-    print(f"sink alone : {capacity:8.0f} messages/s  (pre-built {len(raw):,}-byte messages)")
+    print(
+        f"end to end : {pipeline_rate:8.0f} messages/s  (plan + claim + build + send + mark; "
+        f"{args.processes} process(es))"
+    )
+    print(
+        f"sink alone : {capacity:8.0f} messages/s  (pre-built {len(raw):,}-byte messages, "
+        f"{args.processes} connection(s))"
+    )
     print(f"ratio      : {ratio:8.2f}  (target >= 0.8)")
     print(f"peak RSS   : {peak_rss_mb():8.0f} MB")
     print(f"queries per batch of {args.batch}: {queries}")
