@@ -76,3 +76,16 @@ def test_healthz_names_a_failed_database(client, monkeypatch):
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
     assert response.json()["database"] == "failed"
+
+
+@pytest.mark.django_db
+def test_home_list_follows_fetches_and_curation_at_once(client):
+    from digest.curation import paper_hide
+    from tests.factories import PaperFactory
+
+    first = PaperFactory(title="First listed paper", upvotes=5)
+    assert "First listed paper" in client.get("/").content.decode()
+    PaperFactory(title="A newly fetched paper", upvotes=9, listed_on=first.listed_on)
+    assert "A newly fetched paper" in client.get("/").content.decode()
+    paper_hide(paper=first, editor=None)
+    assert "First listed paper" not in client.get("/").content.decode()
