@@ -2,7 +2,7 @@
 
 One table for every backend the project supports: django-anymail's ESP backends in production,
 Django's SMTP backend in development and in the integration tests. See
-/work/shared/reference/email-rules.md ("Delivery webhooks") and anymail's exceptions
+shared/reference/email-rules.md ("Delivery webhooks") and anymail's exceptions
 (https://anymail.dev/en/stable/sending/exceptions/).
 """
 

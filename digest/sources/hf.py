@@ -1,6 +1,6 @@
 """Hugging Face Daily Papers: one day's list as plain records (bytes in, records out, no ORM).
 
-API shape: /work/shared/reference/sources.md (`GET /api/daily_papers?date=...&limit=...&p=...`).
+API shape: shared/reference/sources.md (`GET /api/daily_papers?date=...&limit=...&p=...`).
 The list is community-curated, so it is the only source of the trending signal (upvotes,
 comments, GitHub stars, AI keywords). Its items come and go in shape: unknown fields are
 ignored, and an item we cannot use is skipped with a reason instead of failing the whole day.
