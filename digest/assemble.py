@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from digest.models import Paper
 from digest.render import RenderedEmail, environment, fold_header, inline_css, inline_fragment
-from digest.selection import DigestContent, Pick, Reason, Section
+from digest.selection import DigestContent, Pick, Section
 from digest.topics import highlight
 
 SNIPPET_CHARS = 320
@@ -45,7 +45,6 @@ def _marker(name: str) -> str:
 
 
 _MARKER = re.compile("|".join(_marker(name) for name in _MARKERS))
-_CARD_MARKER = re.compile(f"{_marker('why')}|{_marker('snippet')}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +135,12 @@ class DayRenderer:
             env.get_template("_highlight.html").render(text=text)
         ).strip()
         self._card_text = env.get_template("_card.txt")
-        self._card_shells: dict[tuple[int, Section], str] = {}
-        self._cards: dict[tuple[int, Section, Reason], str] = {}
-        self._text_cards: dict[tuple[int, Reason], str] = {}
+        # Per paper and section (HTML) or per paper and matched words (text): the parts around
+        # the reader's reason line, so a reader's card is a few string joins.
+        self._card_parts: dict[tuple[int, Section], tuple[str, str, str]] = {}
         self._snippets: dict[tuple[int, frozenset[str]], list[tuple[str, bool]]] = {}
+        self._snippets_html: dict[tuple[int, frozenset[str]], str] = {}
+        self._text_parts: dict[tuple[int, frozenset[str]], tuple[str, str]] = {}
 
     def snippet(self, pick: Pick) -> list[tuple[str, bool]]:
         key = (pick.paper.pk, pick.reason.words)
@@ -148,59 +149,96 @@ class DayRenderer:
         return self._snippets[key]
 
     def text_card(self, pick: Pick) -> str:
-        """A paper's block in the text part, rendered once per paper and reason."""
-        key = (pick.paper.pk, pick.reason)
-        if key not in self._text_cards:
+        """A paper's block in the text part: rendered once per paper and matched words, with
+        the reader's reason line put in place."""
+        key = (pick.paper.pk, pick.reason.words)
+        if key not in self._text_parts:
             text = "".join(part for part, _ in self.snippet(pick))
-            # One spelling per matched word, whatever its case in the title and the abstract.
-            words = sorted(
-                {w.lower(): w for w in sorted(pick.reason.words, reverse=True)}.values(),
-                key=str.lower,
-            )
-            self._text_cards[key] = self._card_text.render(
+            rendered = self._card_text.render(
                 paper=pick.paper,
-                reason=pick.reason,
                 meta=" | ".join(meta_line(pick.paper)).replace("\u25b2 ", ""),
-                words=words,
+                why=_marker("why"),
                 snippet=textwrap.fill(
                     text, width=76, initial_indent="   ", subsequent_indent="   "
                 ),
             )
-        return self._text_cards[key]
+            if rendered.count(_marker("why")) != 1:
+                # Paper text that contains the marker itself (only ever on purpose): no shortcut.
+                return self._card_text.render(
+                    paper=pick.paper,
+                    meta=" | ".join(meta_line(pick.paper)).replace("\u25b2 ", ""),
+                    why=self._why_text(pick).rstrip("\n"),
+                    snippet=textwrap.fill(
+                        text, width=76, initial_indent="   ", subsequent_indent="   "
+                    ),
+                )
+            before, _, after = rendered.partition(_marker("why") + "\n")
+            self._text_parts[key] = (before, after)
+        before, after = self._text_parts[key]
+        return before + self._why_text(pick) + after
 
-    def _card_shell(self, pick: Pick) -> str:
-        """The paper's card with markers for the reason and the snippet: premailer runs once per
+    @staticmethod
+    def _why_text(pick: Pick) -> str:
+        topics = pick.reason.topics
+        if not topics:
+            return ""
+        # One spelling per matched word, whatever its case in the title and the abstract.
+        words = sorted(
+            {w.lower(): w for w in sorted(pick.reason.words, reverse=True)}.values(),
+            key=str.lower,
+        )
+        return (
+            f"   Why: your topic{'s' if len(topics) > 1 else ''} {', '.join(topics)} "
+            f"(matched: {', '.join(words)})\n"
+        )
+
+    def _card_shell(self, pick: Pick) -> tuple[str, str, str] | None:
+        """The paper's card around the reason line and the snippet: premailer runs once per
         paper and section a day, not once per reader's set of matched words."""
         key = (pick.paper.pk, pick.section)
-        if key not in self._card_shells:
+        if key not in self._card_parts:
             fragment = self._card.render(
                 paper=pick.paper,
                 meta=meta_line(pick.paper),
                 why=Markup(_marker("why")),  # noqa: S704 (fixed ASCII)
                 snippet=Markup(_marker("snippet")),  # noqa: S704 (fixed ASCII)
             )
-            self._card_shells[key] = _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
-        return self._card_shells[key]
+            shell = _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
+            if shell.count(_marker("why")) != 1 or shell.count(_marker("snippet")) != 1:
+                return None  # the paper's own text contains a marker: no shortcut for it
+            head, _, rest = shell.partition(_marker("why"))
+            middle, _, tail = rest.partition(_marker("snippet"))
+            self._card_parts[key] = (head, middle, tail)
+        return self._card_parts[key]
 
-    def card(self, pick: Pick) -> str:
-        key = (pick.paper.pk, pick.section, pick.reason)
-        if key not in self._cards:
-            topics = pick.reason.topics
-            why = ""
-            if topics:
-                label = f"Matches your topic{'s' if len(topics) > 1 else ''}: {', '.join(topics)}"
-                why = self._why.replace(_marker("text"), html.escape(label))
-            text = "".join(
+    def _snippet_html(self, pick: Pick) -> str:
+        key = (pick.paper.pk, pick.reason.words)
+        if key not in self._snippets_html:
+            self._snippets_html[key] = "".join(
                 self._highlight.replace(_marker("text"), html.escape(part))
                 if hit
                 else html.escape(part)
                 for part, hit in self.snippet(pick)
             )
-            values = {_marker("why"): why, _marker("snippet"): text}
-            self._cards[key] = _CARD_MARKER.sub(
-                lambda m: values[m.group(0)], self._card_shell(pick)
+        return self._snippets_html[key]
+
+    def card(self, pick: Pick) -> str:
+        topics = pick.reason.topics
+        why = ""
+        if topics:
+            label = f"Matches your topic{'s' if len(topics) > 1 else ''}: {', '.join(topics)}"
+            why = self._why.replace(_marker("text"), html.escape(label))
+        parts = self._card_shell(pick)
+        if parts is None:
+            fragment = self._card.render(
+                paper=pick.paper,
+                meta=meta_line(pick.paper),
+                why=Markup(why),  # noqa: S704 (built from escaped text above)
+                snippet=Markup(self._snippet_html(pick)),  # noqa: S704 (escaped parts)
             )
-        return self._cards[key]
+            return _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
+        head, middle, tail = parts
+        return head + why + middle + self._snippet_html(pick) + tail
 
     def section(self, section: Section) -> str:
         return inline_fragment(self._section.render(title=SECTION_TITLES[section]))

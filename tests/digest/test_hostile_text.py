@@ -42,3 +42,23 @@ def test_hostile_title_is_escaped_and_folded(settings, file_outbox):
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert "<script>x</script> $a<b$ &amp; diffusion" in text
     assert "$\\mathcal{O}(n^2)$ when $a<b$ & c." in " ".join(text.split())  # wrapped
+
+
+def test_paper_text_carrying_our_internal_markers_renders_as_text(settings, file_outbox):
+    # The digest is assembled from pre-rendered parts joined at marker strings; a paper that
+    # contains those strings must still come out whole, in the right place, escaped.
+    paper = PaperFactory(
+        title="XPDMARKWHYX XPDMARKSNIPPETX XPDMARKSECTIONSX <b>diffusion</b>",
+        abstract="diffusion XPDMARKWHYX and XPDMARKSNIPPETX inside",
+        upvotes=50,
+    )
+    SubscriberFactory(email="reader@example.org", topics=["diffusion"])
+    call_command("send_digests", day=paper.listed_on.isoformat())
+    message = sent_message(settings)
+    html = message.get_body(preferencelist=("html",)).get_content()
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "XPDMARKWHYX XPDMARKSNIPPETX XPDMARKSECTIONSX &lt;b&gt;diffusion&lt;/b&gt;" in html
+    assert "Matches your topic: diffusion" in html
+    assert "XPDMARKWHYX XPDMARKSNIPPETX XPDMARKSECTIONSX <b>diffusion</b>" in text
+    assert "Why: your topic diffusion" in text
+    assert "diffusion XPDMARKWHYX and XPDMARKSNIPPETX inside" in " ".join(text.split())
