@@ -53,6 +53,22 @@ def curation_buttons(paper: Paper, *, next_url: str, with_order: bool = False) -
     )
 
 
+PAPER_FIELDS = (
+    "arxiv_link",
+    "title",
+    "authors",
+    "abstract",
+    "categories",
+    "listed_on",
+    "upvotes",
+    "comments",
+    "sources",
+    "github_repo",
+    "project_page",
+    "withdrawn_at",
+)
+
+
 class PaperActionForm(ActionForm):
     # Shown beside the action menu; only "Pin" reads it.
     pin_order = forms.IntegerField(
@@ -98,41 +114,10 @@ class PaperAdmin(admin.ModelAdmin):
     fieldsets = (
         ("Curation", {"fields": ("featured", "pinned", "pin_order", "hidden", "editor_note")}),
         ("Curation log", {"fields": ("curation_log",)}),
-        (
-            "Paper",
-            {
-                "fields": (
-                    "arxiv_link",
-                    "title",
-                    "authors",
-                    "abstract",
-                    "categories",
-                    "listed_on",
-                    "upvotes",
-                    "comments",
-                    "sources",
-                    "github_repo",
-                    "project_page",
-                    "withdrawn_at",
-                )
-            },
-        ),
+        ("Paper", {"fields": PAPER_FIELDS}),
     )
-    readonly_fields = (
-        "curation_log",
-        "arxiv_link",
-        "title",
-        "authors",
-        "abstract",
-        "categories",
-        "listed_on",
-        "upvotes",
-        "comments",
-        "sources",
-        "github_repo",
-        "project_page",
-        "withdrawn_at",
-    )
+    # What the sources wrote is shown, never edited: the next fetch would overwrite it.
+    readonly_fields = ("curation_log", *PAPER_FIELDS)
 
     class Media:
         css = {"all": ["admin_extra/admin.css"]}
