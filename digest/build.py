@@ -122,6 +122,9 @@ def digest_message(
         metadata={"delivery_id": str(delivery_id or ""), "digest_date": day.isoformat()},
     )
     message.attach_alternative(email.html, "text/html")
+    if settings.POSTMARK_MESSAGE_STREAM and "postmark" in settings.EMAIL_BACKEND:
+        # Postmark takes bulk mail only on a broadcast stream; other ESPs would reject the key.
+        message.esp_extra = {"MessageStream": settings.POSTMARK_MESSAGE_STREAM}
     return message
 
 

@@ -184,6 +184,8 @@ MAIL_DOMAIN = env.str(
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Paper Digest <digest@{MAIL_DOMAIN}>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 ADMINS = [("Operators", a) for a in env.list("ADMINS", default=[])]
+# Postmark sends bulk mail (digests) only on a broadcast message stream: its id there.
+POSTMARK_MESSAGE_STREAM = env.str("POSTMARK_MESSAGE_STREAM", default="broadcast")
 # A mailto: unsubscribe is advertised only where inbound mail is wired to it.
 UNSUBSCRIBE_MAILTO = env.str("UNSUBSCRIBE_MAILTO", default="")
 

@@ -151,3 +151,16 @@ def test_message_headers_and_metadata(fixed_day):
     assert message.metadata == {"delivery_id": "7", "digest_date": "2026-11-24"}
     assert message.tags == ["digest"]
     assert "/digests/view/" in email.html  # a sent digest links to its own web copy
+
+
+def test_postmark_digests_go_on_the_broadcast_stream(fixed_day, settings):
+    builder = DayBuilder(DAY)
+    email = builder.render(builder.select(fixed_day), delivery_id=7)
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    message = digest_message(subscriber=fixed_day, email=email, delivery_id=7, day=DAY)
+    assert message.esp_extra == {"MessageStream": "broadcast"}
+    settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+    message = digest_message(subscriber=fixed_day, email=email, delivery_id=7, day=DAY)
+    from anymail.utils import UNSET
+
+    assert message.esp_extra is UNSET
