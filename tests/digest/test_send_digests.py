@@ -131,3 +131,20 @@ def test_a_row_already_sending_is_never_sent_again(settings, file_outbox, snapsh
     assert delivery.status == Delivery.Status.UNKNOWN
     call_command("send_digests", day=snapshot_day.isoformat())
     assert not list(Path(settings.EMAIL_FILE_PATH).glob("*.eml"))
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit fires, as with a real database commit
+def test_wait_follows_the_workers_until_every_row_settles(
+    settings, file_outbox, snapshot_day, capsys
+):
+    # A broker is configured (tasks still run eagerly here); a row a dead worker left
+    # `sending` long ago must not keep --wait waiting forever.
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    settings.DELIVERY_SENDING_TIMEOUT = 60
+    SubscriberFactory.create_batch(2)
+    stuck = DeliveryFactory(digest_date=snapshot_day, status=Delivery.Status.SENDING)
+    Delivery.objects.filter(pk=stuck.pk).update(claimed_at="2026-11-24T00:00:00Z")
+    call_command("send_digests", day=snapshot_day.isoformat(), wait=True, timeout=60)
+    out = capsys.readouterr().out
+    assert "every delivery settled (2 sent, 1 unknown)" in out
+    assert len(list(file_outbox.glob("*.eml"))) == 2

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.db.models import Count
 
 from digest.build import DayBuilder
 from digest.delivery import SendReport, deliveries_expire_sending, deliveries_plan, deliveries_send
@@ -32,6 +34,12 @@ class Command(BaseCommand):
             action="store_true",
             help="with a broker: follow progress until every delivery settled",
         )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=4 * 3600,
+            help="with --wait: give up (exit 1) after this many seconds [4 hours]",
+        )
 
     def handle(
         self, *args: Any, day: str | None, dry_run: bool, wait: bool, **options: Any
@@ -48,7 +56,7 @@ class Command(BaseCommand):
             count = enqueue_batches(ids)
             self.stdout.write(self.style.SUCCESS(f"Enqueued {count} batches for the workers."))
             if wait:
-                self._wait(for_date)
+                self._wait(for_date, timeout=options["timeout"])
             return
         report = SendReport()
         for n, chunk in enumerate(batches(ids), start=1):
@@ -77,13 +85,32 @@ class Command(BaseCommand):
             )
         )
 
-    def _wait(self, for_date: Any) -> None:
+    def _wait(self, for_date: Any, *, timeout: float) -> None:
+        """Follow the workers until no row of the day is open. Rows a dead worker left
+        `sending` become `unknown` after the timeout, and rows whose broker message was lost
+        are enqueued again, so the wait ends even when something broke on the way."""
         open_statuses = [Delivery.Status.QUEUED, Delivery.Status.SENDING]
+        last = None
+        deadline = time.monotonic() + timeout
         while True:
+            deliveries_expire_sending()
+            with transaction.atomic():
+                enqueue_batches()
             rows = Delivery.objects.filter(digest_date=for_date)
             pending = rows.filter(status__in=open_statuses).count()
-            self.stdout.write(f"  {pending} deliveries still open")
+            if pending != last:
+                self.stdout.write(f"  {pending} deliveries still open")
+                last = pending
             if not pending:
                 break
+            if time.monotonic() > deadline:
+                raise CommandError(
+                    f"{pending} deliveries of {for_date} still open after {timeout:.0f} s: "
+                    "are the workers running? (celery -A digest worker)"
+                )
             time.sleep(2)
-        self.stdout.write(self.style.SUCCESS(f"{for_date}: every delivery settled"))
+        counts = dict(
+            rows.values_list("status").annotate(n=Count("pk")).order_by().values_list("status", "n")
+        )
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        self.stdout.write(self.style.SUCCESS(f"{for_date}: every delivery settled ({summary})"))
