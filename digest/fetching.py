@@ -64,7 +64,9 @@ def listing_fetch(
         except FetchError as exc:
             logger.error("fetch %s %s failed: %s", source, day, exc)
             return fetch_run_finish(run=run, error=str(exc)), None
-        result = papers_upsert(records=listing.records, listed_on=day)
+        result = papers_upsert(
+            records=listing.records, listed_on=day, relist=source == Paper.Source.SNAPSHOT
+        )
         result.skipped.extend(listing.skipped)
         expected = empty_is_expected(source, day)
         run = fetch_run_finish(run=run, result=result, empty_expected=expected)

@@ -55,11 +55,17 @@ class IngestResult:
         )
 
 
-def papers_upsert(*, records: Sequence[PaperRecord], listed_on: date) -> IngestResult:
-    """Insert new papers and update known ones; a second run of the same records writes nothing."""
+def papers_upsert(
+    *, records: Sequence[PaperRecord], listed_on: date, relist: bool = False
+) -> IngestResult:
+    """Insert new papers and update known ones; a second run of the same records writes nothing.
+
+    A known paper keeps its first listing day, except with `relist` (the bundled snapshot, which
+    stands for "today's listing" whenever it is loaded, so a demo always has a fresh day).
+    """
     result = IngestResult()
     for start in range(0, len(records), CHUNK):
-        _upsert_chunk(_dedupe(records[start : start + CHUNK]), listed_on, result)
+        _upsert_chunk(_dedupe(records[start : start + CHUNK]), listed_on, result, relist)
     return result
 
 
@@ -68,7 +74,9 @@ def _dedupe(records: Iterable[PaperRecord]) -> list[PaperRecord]:
     return list({record.arxiv_id: record for record in records}.values())
 
 
-def _upsert_chunk(records: list[PaperRecord], listed_on: date, result: IngestResult) -> None:
+def _upsert_chunk(
+    records: list[PaperRecord], listed_on: date, result: IngestResult, relist: bool
+) -> None:
     with transaction.atomic():
         known = Paper.objects.select_for_update().in_bulk(
             [r.arxiv_id for r in records], field_name="arxiv_id"
@@ -82,6 +90,9 @@ def _upsert_chunk(records: list[PaperRecord], listed_on: date, result: IngestRes
                 to_create.append(_new_paper(record, listed_on))
                 continue
             changed = _merge(paper, record)
+            if relist and paper.listed_on != listed_on:
+                paper.listed_on = listed_on
+                changed.append("listed_on")
             if changed:
                 to_update.append(paper)
                 changed_fields.update(changed)

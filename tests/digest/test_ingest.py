@@ -91,3 +91,15 @@ def test_duplicates_within_a_listing_are_one_paper():
     result = papers_upsert(records=[hf_record(3), hf_record(3, upvotes=9)], listed_on=DAY)
     assert result.new == 1
     assert Paper.objects.get().upvotes == 9
+
+
+def test_bundled_snapshot_is_listed_on_the_day_it_is_loaded(capsys):
+    from django.core.management import call_command
+
+    call_command("fetch_papers", source="snapshot", day="2026-11-24")
+    call_command("fetch_papers", source="snapshot", day="2026-11-24")
+    assert "0 new, 0 updated, 57 unchanged" in capsys.readouterr().out
+    # A demo on another day gets a fresh day: the snapshot stands for "today's listing".
+    call_command("fetch_papers", source="snapshot", day="2026-11-25")
+    assert "0 new, 57 updated" in capsys.readouterr().out
+    assert set(Paper.objects.values_list("listed_on", flat=True)) == {date(2026, 11, 25)}
