@@ -26,8 +26,8 @@ from tests.integration.conftest import (
     make_subscribers,
     settled,
     statuses,
-    wait_for,
 )
+from tests.services import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -16,11 +16,9 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +38,7 @@ from werkzeug import Request, Response
 
 from tests.production.commands import BEAT, WEB, WORKER, native
 from tests.production.compose import ROOT, env_file_documented, env_file_values
+from tests.services import free_port, unavailable, wait_for
 
 pytestmark = pytest.mark.services
 
@@ -50,29 +49,6 @@ E2E_DATABASE = "e2e_digest"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of the shared Redis, flushed before and after
 READER = "reader@example.net"
 WAIT = 90.0  # the longest any single step may take
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (required under CI=true)", pytrace=False)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], Any], *, what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}", pytrace=False)
-        time.sleep(0.3)
 
 
 # --- services: PostgreSQL, Redis ------------------------------------------------------------------
