@@ -17,14 +17,13 @@ import multiprocessing
 import os
 import random
 import smtplib
-import socket
 import sys
 import time
 from datetime import date
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from _django import peak_rss_mb, setup
+from _django import free_port, peak_rss_mb, setup
 
 DAY = date(2026, 11, 24)
 TOPICS = [
@@ -32,12 +31,6 @@ TOPICS = [
     "segmentation", "language model", "vision transformer", "cat:cs.CV", "cat:cs.CL",
     "reasoning", "retrieval", "video", "benchmark", "generative",
 ]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _sink(port: int, received: Synchronized, ready: multiprocessing.synchronize.Event) -> None:
@@ -158,7 +151,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    port = _free_port()
+    port = free_port()
     received: Synchronized = multiprocessing.Value("i", 0)
     ready = multiprocessing.Event()
     sink = multiprocessing.Process(target=_sink, args=(port, received, ready), daemon=True)

@@ -29,7 +29,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlencode
 
-from _django import ROOT
+from _django import ROOT, free_port
 
 HOME_TARGET_RPS = 300.0
 SIGNUP_TARGET_P99_MS = 100.0
@@ -53,12 +52,6 @@ SIGNUPS = itertools.count(1)  # unique addresses across the warm-up and the meas
 
 
 # --- the server ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def server_environment(var_dir: Path, port: int) -> dict[str, str]:
     env = {
         key: value
