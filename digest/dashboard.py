@@ -187,7 +187,8 @@ def delivery_rates(*, today: dt.date, days: int = WINDOW_DAYS) -> Rates:
 
 def papers_per_day(*, today: dt.date, days: int = WINDOW_DAYS) -> DailyFigures:
     """Papers first listed each day, by source. A paper listed by two sources counts under both;
-    upvote refreshes through the day do not count again (listed_on never moves)."""
+    upvote refreshes through the day do not count again (listed_on never moves, except for the
+    bundled demo snapshot, which counts on the day it was last loaded)."""
     dates = window(today=today, days=days)
     counts: dict[tuple[dt.date, str], int] = defaultdict(int)
     rows = (
