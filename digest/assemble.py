@@ -141,6 +141,7 @@ class DayRenderer:
         self._snippets: dict[tuple[int, frozenset[str]], list[tuple[str, bool]]] = {}
         self._snippets_html: dict[tuple[int, frozenset[str]], str] = {}
         self._text_parts: dict[tuple[int, frozenset[str]], tuple[str, str]] = {}
+        self._sections: dict[Section, str] = {}
 
     def snippet(self, pick: Pick) -> list[tuple[str, bool]]:
         key = (pick.paper.pk, pick.reason.words)
@@ -241,7 +242,12 @@ class DayRenderer:
         return head + why + middle + self._snippet_html(pick) + tail
 
     def section(self, section: Section) -> str:
-        return inline_fragment(self._section.render(title=SECTION_TITLES[section]))
+        found = self._sections.get(section)
+        if found is None:
+            found = self._sections[section] = inline_fragment(
+                self._section.render(title=SECTION_TITLES[section])
+            )
+        return found
 
     def render(self, content: DigestContent, links: Links) -> RenderedEmail:
         subject = self.subject(content)

@@ -8,8 +8,9 @@ the "already sent" filter remain.
 
 from __future__ import annotations
 
+import heapq
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -87,6 +88,15 @@ class DayContext:
         self._ranked: dict[tuple[str, date], list[tuple[float, int]]] = {}
         self._keysets: dict[tuple[str, date], set[int]] = {}
         self._overlaps: dict[tuple[str, str, date], set[int]] = {}
+        self._scores: dict[str, dict[int, float]] = {}
+        self._below: dict[int, set[int]] = {}
+        self._reasons: dict[tuple[int, tuple[str, ...]], Reason] = {}
+        self.pk_by_arxiv_id = {paper.arxiv_id: paper.pk for paper in week}
+        # The order among equal totals (more upvotes first, then the arXiv id), as one integer.
+        self.tiebreak = {
+            paper.pk: n
+            for n, paper in enumerate(sorted(week, key=lambda p: (-p.upvotes, p.arxiv_id)))
+        }
 
     def trending(self, days: int) -> list[Paper]:
         """The trending order of the last `days` days (1 for daily, 7 for weekly readers)."""
@@ -124,6 +134,32 @@ class DayContext:
         if key not in self._keysets:
             self._keysets[key] = {pk for _, pk in self.ranked(query, first_day)}
         return self._keysets[key]
+
+    def scores(self, query: str) -> dict[int, float]:
+        """pk -> score of the papers matching `query` (shared: do not modify the result)."""
+        found = self._scores.get(query)
+        if found is None:
+            found = self._scores[query] = {pk: m.score for pk, m in self.match(query).items()}
+        return found
+
+    def below(self, min_upvotes: int) -> set[int]:
+        """Papers with fewer than `min_upvotes` upvotes (shared: do not modify the result)."""
+        found = self._below.get(min_upvotes)
+        if found is None:
+            found = self._below[min_upvotes] = {
+                pk for pk, paper in self.papers.items() if paper.upvotes < min_upvotes
+            }
+        return found
+
+    def reason(self, pk: int, queries: tuple[str, ...]) -> Reason:
+        """The reason for paper `pk` matching `queries` (one object per day for many readers,
+        which lets the renderer cache by it)."""
+        key = (pk, queries)
+        found = self._reasons.get(key)
+        if found is None:
+            words = frozenset().union(*(self.match(query)[pk].words for query in queries))
+            found = self._reasons[key] = Reason(queries, words) if queries else Reason()
+        return found
 
     def match(self, query: str) -> dict[int, Match]:
         """Papers matching `query` (shared between readers: do not modify the result)."""
@@ -201,10 +237,7 @@ def digest_select(
     matches = [(query, context.match(query)) for query in topics]
 
     def reason(pk: int) -> Reason:
-        found = [(query, found[pk]) for query, found in matches if pk in found]
-        if not found:
-            return Reason()
-        return Reason(tuple(q for q, _ in found), frozenset().union(*(m.words for _, m in found)))
+        return context.reason(pk, tuple(query for query, found in matches if pk in found))
 
     quota = min(settings.DIGEST_TRENDING_COUNT, cap if not topics else max(1, cap // 2))
     for paper in context.trending(days):
@@ -218,17 +251,14 @@ def digest_select(
     if last_digest_day:
         window_start = context.day - timedelta(days=max(days, TOPIC_WINDOW_DAYS) - 1)
         first_day = max(window_start, last_digest_day + timedelta(days=1))
-    taken = {pick.paper.pk for pick in content.trending}
+    # Papers this reader must not get in the topic section, as one set for C-speed filtering.
+    blocked = {pick.paper.pk for pick in content.trending}
+    by_arxiv_id = context.pk_by_arxiv_id
+    blocked.update(by_arxiv_id[a] for a in already_sent if a in by_arxiv_id)
+    if subscriber.min_upvotes:
+        blocked |= context.below(subscriber.min_upvotes)
 
-    def eligible(pk: int) -> bool:
-        paper = context.papers[pk]
-        return (
-            pk not in taken
-            and paper.arxiv_id not in already_sent
-            and paper.upvotes >= subscriber.min_upvotes
-        )
-
-    for pk in top_by_total(topics, first_day, cap - len(taken), eligible, context):
+    for pk in top_by_total(topics, first_day, cap - len(content.trending), blocked, context):
         content.topics.append(Pick(context.papers[pk], Section.TOPICS, reason(pk)))
 
     if content.is_empty:
@@ -240,39 +270,39 @@ def top_by_total(
     queries: list[str],
     first_day: date,
     k: int,
-    eligible: Callable[[int], bool],
+    blocked: set[int],
     context: DayContext,
 ) -> list[int]:
-    """The k eligible papers with the highest score summed over all topics (then upvotes).
+    """The k papers not in `blocked` with the highest score summed over all topics (then
+    upvotes, then arXiv id).
 
     Exact and cheap: a paper matching one topic has that topic's score as its total, so the best
-    of those are among the first k eligible entries of each topic's ranked list; the papers
-    matching two or more topics (pairwise intersections, computed once per day) are few and
-    all scored. Matching more topics adds up, so it ranks higher.
+    of those are among the first k unblocked entries of each topic's ranked list; the papers
+    matching two or more topics (pairwise intersections, computed once per day) are all scored.
+    Matching more topics adds up, so it ranks higher.
     """
     if k <= 0 or not queries:
         return []
-    matches = [context.match(query) for query in queries]
     several: set[int] = set()
     for a, b in itertools.combinations(queries, 2):
         several |= context.overlap(a, b, first_day)
-    totals = {
-        pk: sum(found[pk].score for found in matches if pk in found)
-        for pk in several
-        if eligible(pk)
-    }
+    several -= blocked
+    totals = dict.fromkeys(several, 0.0)
+    for query in queries:  # in order, so that equal sums round alike for every reader
+        scores = context.scores(query)
+        for pk in several.intersection(scores):
+            totals[pk] += scores[pk]
     for query in queries:
         taken = 0
         for score, pk in context.ranked(query, first_day):
             if taken >= k:
                 break
-            if pk in several or pk in totals or not eligible(pk):
+            if pk in totals or pk in blocked:
                 continue
             totals[pk] = score
             taken += 1
-    papers = context.papers
-    best = sorted(totals, key=lambda pk: (-totals[pk], -papers[pk].upvotes, papers[pk].arxiv_id))
-    return best[:k]
+    tiebreak = context.tiebreak
+    return heapq.nsmallest(k, totals, key=lambda pk: (-totals[pk], tiebreak[pk]))
 
 
 def quiet_reason(*, context: DayContext, has_topics: bool) -> str:
