@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -237,6 +238,52 @@ def test_send_rate_spaces_messages(anymail_test, snapshot_day, settings):
     deliveries_send(delivery_ids=ids)
     assert len(anymail_test) == 6
     assert time.monotonic() - started >= 5 / 20.0 - 0.01
+
+
+class WatchingBackend(AnymailTestBackend):
+    """anymail's test backend, noting the rows' statuses as each message leaves."""
+
+    seen: list[dict[str, int]] = []
+
+    def post_to_esp(self, payload, message):
+        type(self).seen.append(dict(Counter(Delivery.objects.values_list("status", flat=True))))
+        return super().post_to_esp(payload, message)
+
+
+@pytest.mark.parametrize("rate", [0.0, 50.0])
+def test_one_row_undecided_at_a_time_and_marks_kept_in_order(settings, snapshot_day, rate):
+    settings.EMAIL_BACKEND = f"{__name__}.WatchingBackend"
+    settings.SEND_RATE_PER_SECOND = rate
+    settings.REDIS_URL = ""
+    WatchingBackend.seen = []
+    SubscriberFactory.create_batch(4)
+    deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
+    # As message n leaves, the n-1 before it are marked and it is the only one in flight.
+    assert WatchingBackend.seen == [
+        {k: v for k, v in {"sent": n, "sending": 1, "queued": 3 - n}.items() if v} for n in range(4)
+    ]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_send_rate_wait_does_not_hold_back_the_last_mark(anymail_test, snapshot_day, settings):
+    settings.SEND_RATE_PER_SECOND = 20.0
+    settings.REDIS_URL = ""
+    SubscriberFactory.create_batch(3)
+    from digest import send_rate
+
+    seen: list[list[str]] = []
+    original = send_rate.SendRateLimiter.wait
+
+    def wait(self):
+        seen.append(sorted(Delivery.objects.values_list("status", flat=True)))
+        return original(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(send_rate.SendRateLimiter, "wait", wait)
+        deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
+    # A killed worker sleeping for its slot has left nothing `sending`.
+    assert all(Status.SENDING not in statuses for statuses in seen)
+    assert seen[-1] == [Status.QUEUED, Status.SENT, Status.SENT]
 
 
 def test_retry_countdown_is_bounded_and_jittered(settings):

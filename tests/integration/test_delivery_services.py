@@ -192,3 +192,75 @@ def test_unsubscribe_between_planning_and_sending(worker, smtp_sink, listing_day
     assert leaving.email not in smtp_sink.recipients()
     assert smtp_sink.count() == 19
     assert statuses() == {Status.SENT: 19, Status.SUPPRESSED: 1}
+
+
+def test_two_senders_on_one_batch_send_each_digest_once(smtp_sink, listing_day, settings):
+    """Two workers holding the same batch (a redelivered broker message) race row by row."""
+    from digest.delivery import deliveries_send
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
+    subscribers = make_subscribers(120)
+    ids = deliveries_plan(day=listing_day)
+    barrier = threading.Barrier(2)
+    sent: list[int] = []
+    errors: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            barrier.wait(timeout=10)
+            sent.append(deliveries_send(delivery_ids=ids).counts["sent"])
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    close_old_connections()
+    assert not errors
+    assert sum(sent) == len(subscribers) and min(sent) > 0, sent  # both took a share
+    assert statuses() == {Status.SENT: len(subscribers)}
+    wait_for(lambda: smtp_sink.count() >= len(subscribers), timeout=30, what="the messages")
+    assert sum(assert_one_each(smtp_sink, {s.email for s in subscribers}).values()) == 120
+
+
+def test_a_row_locked_by_another_worker_is_passed_over_not_waited_for(
+    smtp_sink, listing_day, settings
+):
+    from digest.delivery import deliveries_send
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
+    make_subscribers(2)
+    locked, free = deliveries_plan(day=listing_day)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        try:
+            with transaction.atomic():
+                Delivery.objects.select_for_update().get(pk=locked)
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert holding.wait(timeout=10)
+        started = time.monotonic()
+        report = deliveries_send(delivery_ids=[locked, free])
+        assert time.monotonic() - started < 5  # it did not wait for the lock
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    close_old_connections()
+    assert report.counts["sent"] == 1 and report.counts["skipped"] == 1
+    assert dict(Delivery.objects.values_list("pk", "status")) == {
+        locked: Status.QUEUED,
+        free: Status.SENT,
+    }
