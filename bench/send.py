@@ -159,7 +159,7 @@ def main() -> int:
     ready.wait(30)
 
     os.environ.update(
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_BACKEND="digest.mail_backends.SMTPBackend",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(port),
         SITE_URL="https://digest.example.org",

@@ -1,16 +1,23 @@
-"""The laptop's email backend: one .eml per message, plus an .html preview beside it."""
+"""Email backends: the laptop's outbox (one .eml per message, plus an .html preview beside it)
+and Django's SMTP backend with the fast MIME writer, for sending through an SMTP relay."""
 
 from __future__ import annotations
 
 import re
+import smtplib
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.core.mail.backends import smtp
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import sanitize_address
 from django.utils import timezone
 from django.utils.crypto import get_random_string
+
+from digest.mime import message_bytes
 
 
 class OutboxEmailBackend(BaseEmailBackend):
@@ -28,8 +35,7 @@ class OutboxEmailBackend(BaseEmailBackend):
                 continue
             stem = self._stem(message)
             # Unix line ends: the files are for reading in an editor or a mail client.
-            # (Django's MIME classes take `linesep`; the stdlib stubs don't know it.)
-            data = message.message().as_bytes(linesep="\n")  # type: ignore[call-arg]
+            data = message_bytes(message.message(), linesep="\n")
             (self.directory / f"{stem}.eml").write_bytes(data)
             html = _html_alternative(message)
             if html is not None:
@@ -49,3 +55,31 @@ def _html_alternative(message: EmailMessage) -> str | None:
         if mimetype == "text/html":
             return str(content)
     return None
+
+
+class SMTPBackend(smtp.EmailBackend):
+    """Django's SMTP backend, writing each message with `digest.mime.message_bytes`: the same
+    bytes, a millisecond sooner per message (set EMAIL_BACKEND to this for an SMTP relay)."""
+
+    def _send(self, email_message: EmailMessage) -> bool:
+        # As Django's own _send, with the faster serialisation and the sender's address
+        # sanitised once per process rather than once per message.
+        if not email_message.recipients():
+            return False
+        encoding = email_message.encoding or settings.DEFAULT_CHARSET
+        from_email = _sanitized(email_message.from_email, encoding)
+        recipients = [sanitize_address(addr, encoding) for addr in email_message.recipients()]
+        data = message_bytes(email_message.message())
+        assert self.connection is not None  # opened by send_messages()
+        try:
+            self.connection.sendmail(from_email, recipients, data)
+        except smtplib.SMTPException:
+            if not self.fail_silently:
+                raise
+            return False
+        return True
+
+
+@lru_cache(maxsize=16)
+def _sanitized(address: str, encoding: str) -> str:
+    return sanitize_address(address, encoding)

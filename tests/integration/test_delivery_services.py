@@ -198,7 +198,7 @@ def test_two_senders_on_one_batch_send_each_digest_once(smtp_sink, listing_day, 
     """Two workers holding the same batch (a redelivered broker message) race row by row."""
     from digest.delivery import deliveries_send
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "digest.mail_backends.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
     subscribers = make_subscribers(120)
     ids = deliveries_plan(day=listing_day)
@@ -233,7 +233,7 @@ def test_a_row_locked_by_another_worker_is_passed_over_not_waited_for(
 ):
     from digest.delivery import deliveries_send
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "digest.mail_backends.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
     make_subscribers(2)
     locked, free = deliveries_plan(day=listing_day)
