@@ -6,7 +6,8 @@ sent in batches (deliveries_send: claim, re-check, build, one SMTP connection pe
 in-process on a throwaway SQLite database, to an aiosmtpd server running in its own process.
 Then the sink's own capacity: pre-built messages of the same size over one reused connection.
 Prints messages per second end to end, the sink's capacity, their ratio (target >= 0.8), peak
-RSS and queries per batch.
+RSS and queries per batch; and django-newsletter's rate on the same sink and message size when a
+throwaway venv has it (bench/newsletter.py).
 Usage: python bench/send.py [--subscribers 20000] [--batch 100]
 """
 
@@ -24,6 +25,7 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from _django import free_port, peak_rss_mb, setup
+from newsletter import newsletter_rate
 
 DAY = date(2026, 11, 24)
 TOPICS = [
@@ -144,6 +146,12 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument(
+        "--newsletter-python",
+        default="/tmp/newsletter-venv/bin/python",
+        help="a throwaway venv's Python with django-newsletter (see bench/newsletter.py); "
+        "its rate on the same sink and message size is measured in the same run",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -216,6 +224,7 @@ def main() -> int:
     message = digest_message(subscriber=sample, email=email, delivery_id=ids[0], day=DAY)
     raw = message.message().as_bytes(linesep="\r\n")
     capacity = sink_capacity(port, raw, min(sent, 5000) or 1000, received, args.processes)
+    newsletter = newsletter_rate(args.newsletter_python, port, 1000, len(raw))
     sink.terminate()
 
     ratio = pipeline_rate / capacity
@@ -229,6 +238,17 @@ def main() -> int:
         f"{args.processes} connection(s))"
     )
     print(f"ratio      : {ratio:8.2f}  (target >= 0.8)")
+    if newsletter:
+        print(
+            f"django-newsletter: {newsletter['rate']:8.0f} messages/s  "
+            f"({newsletter['message_bytes']:,}-byte messages, a connection each); ours is "
+            f"{pipeline_rate / newsletter['rate']:.1f} times that (target >= 3)"
+        )
+    else:
+        print(
+            f"django-newsletter: not measured (no {args.newsletter_python}; "
+            "see bench/newsletter.py)"
+        )
     print(f"peak RSS   : {peak_rss_mb():8.0f} MB")
     print(f"queries per batch of {args.batch}: {queries}")
     return 0 if sent == args.subscribers else 1
