@@ -11,11 +11,9 @@ generator for anything else.
 
 from __future__ import annotations
 
-import re
 import secrets
 from email.message import Message
 
-_NEWLINES = re.compile(r"\r\n|\r|\n")
 # RFC 5322 2.1.1: lines SHOULD be at most 78 characters and MUST be at most 998.
 _FOLD_AT = 78
 _LINE_LIMIT = 998
@@ -45,9 +43,9 @@ def _flatten(message: Message, nl: str) -> str:
         body = f"--{boundary}{nl}" + f"{nl}--{boundary}{nl}".join(parts)
         body += f"{nl}--{boundary}--{nl}"
         if message.preamble is not None:
-            body = _NEWLINES.sub(nl, message.preamble) + nl + body
+            body = _newlines(message.preamble, nl) + nl + body
         if message.epilogue is not None:
-            body += _NEWLINES.sub(nl, message.epilogue)
+            body += _newlines(message.epilogue, nl)
     else:
         # As the generator does: the payload as stored (8-bit text stays surrogate-escaped
         # bytes); get_payload() would decode it.
@@ -56,9 +54,16 @@ def _flatten(message: Message, nl: str) -> str:
             payload = ""
         if not isinstance(payload, str):
             raise _Unsupported
-        body = _NEWLINES.sub(nl, payload)
+        body = _newlines(payload, nl)
     headers = "".join(_header(name, value, nl) for name, value in message.raw_items())
     return headers + nl + body
+
+
+def _newlines(text: str, nl: str) -> str:
+    """Every line break (CRLF, CR or LF) as `nl`, as the generator writes them."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\n", nl) if nl != "\n" else text
 
 
 def _header(name: str, value: object, nl: str) -> str:
