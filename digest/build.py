@@ -7,11 +7,11 @@ from datetime import date
 from email.utils import make_msgid
 from functools import lru_cache
 
-from anymail.message import AnymailMessage
 from django.conf import settings
 from django.urls import reverse
 
 from digest.assemble import DayRenderer, Links
+from digest.mime import DigestMessage
 from digest.render import RenderedEmail, render_email
 from digest.selection import DayContext, DigestContent, digest_select, sent_papers_by_subscriber
 from subscriptions.models import Subscriber
@@ -107,12 +107,12 @@ def list_headers(subscriber: Subscriber) -> dict[str, str]:
 
 def digest_message(
     *, subscriber: Subscriber, email: RenderedEmail, delivery_id: int | None, day: date
-) -> AnymailMessage:
+) -> DigestMessage:
     """The message to send: bare To address, both parts, list headers, our own Message-ID."""
     message_id = make_msgid(
         idstring=f"digest.{day:%Y%m%d}.{delivery_id or 'preview'}", domain=settings.MAIL_DOMAIN
     )
-    message = AnymailMessage(
+    message = DigestMessage(
         subject=email.subject,
         body=email.text,
         from_email=settings.DEFAULT_FROM_EMAIL,

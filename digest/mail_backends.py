@@ -62,13 +62,16 @@ class SMTPBackend(smtp.EmailBackend):
     bytes, a millisecond sooner per message (set EMAIL_BACKEND to this for an SMTP relay)."""
 
     def _send(self, email_message: EmailMessage) -> bool:
-        # As Django's own _send, with the faster serialisation and the sender's address
-        # sanitised once per process rather than once per message.
+        # As Django's own _send, with the faster serialisation, the sender's address sanitised
+        # once per process and bare recipient addresses taken as they are.
         if not email_message.recipients():
             return False
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
         from_email = _sanitized(email_message.from_email, encoding)
-        recipients = [sanitize_address(addr, encoding) for addr in email_message.recipients()]
+        recipients = [
+            addr if _PLAIN_ADDRESS.fullmatch(addr) else sanitize_address(addr, encoding)
+            for addr in email_message.recipients()
+        ]
         data = message_bytes(email_message.message())
         assert self.connection is not None  # opened by send_messages()
         try:
@@ -78,6 +81,11 @@ class SMTPBackend(smtp.EmailBackend):
                 raise
             return False
         return True
+
+
+# A bare ASCII address, which sanitize_address() would return unchanged (it parses each one
+# with the email package's header parser, a tenth of a millisecond).
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 @lru_cache(maxsize=16)

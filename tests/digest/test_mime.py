@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.build import DayBuilder, digest_message
-from digest.mail_backends import SMTPBackend
-from digest.mime import message_bytes
+from digest.mail_backends import _PLAIN_ADDRESS, SMTPBackend
+from digest.mime import DigestMessage, message_bytes
 from tests.factories import SubscriberFactory
 
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
@@ -153,3 +153,53 @@ def test_the_smtp_backend_delivers_the_message_over_smtp(snapshot_day, sink):
     message.to = ["refuse@example.org"]
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         SMTPBackend(host="127.0.0.1", port=port, timeout=10).send_messages([message])
+
+
+def digest_and_django(subject: str, body: str, html: str, to: str = "b@example.org"):
+    """The same message as a DigestMessage and as Django's own EmailMultiAlternatives."""
+    headers = {
+        "Date": "Tue, 24 Nov 2026 06:00:00 -0000",
+        "Message-ID": "<digest.20261124.1@example.org>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    made = []
+    for cls in (DigestMessage, EmailMultiAlternatives):
+        message = cls(subject, body, "Paper Digest <d@example.org>", [to], headers=headers)
+        message.attach_alternative(html, "text/html")
+        mime = message.message()
+        mime.set_boundary("===============1234567890==")
+        made.append(mime.as_bytes(linesep="\r\n"))  # type: ignore[call-arg]
+    return made
+
+
+@pytest.mark.parametrize(
+    "subject, body, html, to",
+    [
+        ("5 new papers on diffusion", "plain ASCII\n", "<p>ASCII</p>", "b@example.org"),
+        ("Ünïcode 🚀", "Grüße\r\nCRLF\rCR\u2028LS", "<p>…</p>\n" * 50, "Zoë <zoe@example.org>"),
+        ("a " * 60, "x" * 2000, "<p>" + "y" * 3000 + "</p>", "b@example.org"),  # QP parts
+        ("Empty HTML", "text", "", "b@exämple.org"),
+    ],
+)
+def test_the_digest_message_builds_the_tree_django_builds(subject, body, html, to):
+    ours, django = digest_and_django(subject, body, html, to)
+    assert ours == django
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    subject=st.text(min_size=1, max_size=100).filter(lambda s: "\n" not in s and "\r" not in s),
+    body=st.text(min_size=1, max_size=300),
+    html=st.text(max_size=300),
+)
+def test_any_digest_message_is_the_tree_django_builds(subject, body, html):
+    ours, django = digest_and_django(subject, body, html)
+    assert ours == django
+
+
+@settings(max_examples=300, deadline=None)
+@given(address=st.from_regex(_PLAIN_ADDRESS, fullmatch=True))
+def test_a_bare_address_the_smtp_backend_takes_as_is_is_what_django_would_send(address):
+    from django.core.mail.message import sanitize_address
+
+    assert sanitize_address(address, "utf-8") == address
