@@ -2,7 +2,8 @@
 
 Rates come from settings (`SIGNUP_RATE_PER_IP`, `SIGNUP_RATE_PER_EMAIL`, `PREVIEW_RATE_PER_IP`),
 in django-ratelimit's "count/period" syntax (https://django-ratelimit.readthedocs.io/).
-The client IP is REMOTE_ADDR: behind a proxy, set it from the proxy's header in the web server.
+The client IP comes from `subscriptions.client_ip` (REMOTE_ADDR, or X-Forwarded-For behind
+TRUSTED_PROXIES proxies), set as django-ratelimit's RATELIMIT_IP_META_KEY.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from subscriptions import forms, services, tasks
+from subscriptions.client_ip import client_ip
 from subscriptions.models import Subscriber
 from subscriptions.preview import topic_preview
 from subscriptions.ratelimits import preview_limited, signup_limited
@@ -57,7 +58,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
                 services.subscriber_request(
                     email=form.cleaned_data["email"],
                     preferences=form.preferences(),
-                    consent_ip=request.META.get("REMOTE_ADDR"),
+                    consent_ip=client_ip(request) or None,
                     consent_text=forms.consent_text(),
                 )
                 tasks.enqueue_signup_email(form.cleaned_data["email"])

@@ -214,3 +214,44 @@ def test_csrf_is_enforced(client):
     response = Client(enforce_csrf_checks=True).post(URL, signup_data())
     assert response.status_code == 403
     assert not Subscriber.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "hops, forwarded, expected",
+    [
+        (0, "203.0.113.9", "10.0.0.2"),  # nothing trusted: the header is the client's to forge
+        (1, "203.0.113.9", "203.0.113.9"),
+        (1, "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # a forged entry on the left is ignored
+        (2, "6.6.6.6, 203.0.113.9, 10.0.0.1", "203.0.113.9"),
+        (1, "2001:db8::7", "2001:db8::7"),
+        (2, "203.0.113.9", "10.0.0.2"),  # shorter than the proxies in front: not trusted
+        (1, "not-an-address", "10.0.0.2"),
+        (1, "", "10.0.0.2"),
+    ],
+)
+def test_client_ip_behind_trusted_proxies(rf, settings, hops, forwarded, expected):
+    from subscriptions.client_ip import client_ip
+
+    settings.TRUSTED_PROXIES = hops
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+def test_behind_the_proxy_each_visitor_has_their_own_signup_limit(
+    client, settings, django_capture_on_commit_callbacks
+):
+    settings.TRUSTED_PROXIES = 1
+    settings.SIGNUP_RATE_PER_IP = "2/10m"
+
+    def sign_up(email: str, visitor: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            # Every request comes from the proxy's address, as in the compose deployment.
+            return client.post(
+                URL, signup_data(email), REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR=visitor
+            )
+
+    for n in range(2):
+        assert sign_up(f"a{n}@example.org", "203.0.113.1").status_code == 302
+    assert sign_up("a2@example.org", "203.0.113.1").status_code == 429
+    assert sign_up("b0@example.org", "203.0.113.2").status_code == 302  # someone else
+    assert Subscriber.objects.get(email="b0@example.org").consent_ip == "203.0.113.2"
