@@ -43,8 +43,15 @@ class DayBuilder:
             last_digest_day=last_day,
         )
 
-    def render(self, content: DigestContent, *, delivery_id: int | None = None) -> RenderedEmail:
-        links = subscriber_links(content.subscriber, day=self.day, delivery_id=delivery_id)
+    def render(
+        self,
+        content: DigestContent,
+        *,
+        delivery_id: int | None = None,
+        links: Links | None = None,
+    ) -> RenderedEmail:
+        if links is None:
+            links = subscriber_links(content.subscriber, day=self.day, delivery_id=delivery_id)
         if content.is_empty:
             return render_email(
                 "quiet",
@@ -134,14 +141,30 @@ class Preview:
     email: RenderedEmail | None
 
 
-def digest_preview_content(*, subscriber: Subscriber, day: date) -> Preview:
+def digest_preview_content(
+    *, subscriber: Subscriber, day: date, links: Links | None = None
+) -> Preview:
     builder = DayBuilder(day)
     content = builder.select(subscriber)
     if content.is_empty and not subscriber.quiet_day_note:
         return Preview(content, None)
-    return Preview(content, builder.render(content))
+    return Preview(content, builder.render(content, links=links))
 
 
-def digest_preview(*, subscriber: Subscriber, day: date) -> RenderedEmail | None:
-    """Exactly what `subscriber` would get for `day` (None: nothing would be sent)."""
-    return digest_preview_content(subscriber=subscriber, day=day).email
+def digest_preview(
+    *, subscriber: Subscriber, day: date, links: Links | None = None
+) -> RenderedEmail | None:
+    """Exactly what `subscriber` would get for `day` (None: nothing would be sent); with
+    `links`, those in place of the subscriber's own signed links."""
+    return digest_preview_content(subscriber=subscriber, day=day, links=links).email
+
+
+def public_links(day: date) -> Links:
+    """Links that act on nobody's subscription, for a copy sent to someone else (an editor's
+    test): the day's public digest and the home page."""
+    home = settings.SITE_URL + reverse("home")
+    return Links(
+        view_url=absolute_url("digest:archive", day.isoformat()),
+        manage_url=home,
+        unsubscribe_url=home,
+    )

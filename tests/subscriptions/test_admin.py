@@ -265,6 +265,11 @@ def test_preview_shows_the_digest_and_sends_a_test(admin_client, admin_user):
     assert [m.to for m in mail.outbox] == [["editor@example.org"]]
     assert mail.outbox[0].subject.startswith("[Test for reader@example.org]")
     assert "List-Unsubscribe" not in mail.outbox[0].extra_headers
+    # Nothing in the editor's copy acts on the subscriber's subscription.
+    sent_html = mail.outbox[0].alternatives[0][0]
+    for part in (mail.outbox[0].body, sent_html):
+        assert "/manage/" not in part and "/unsubscribe/" not in part
+        assert "/digests/" in part  # the day's public digest stands in for "view in browser"
 
 
 def test_preview_when_nothing_would_be_sent(admin_client):
