@@ -93,9 +93,14 @@ class BatchSender:
 
     def _claim(self, row: Delivery) -> int | None:
         """Write the previous row's outcome and claim `row`, in one transaction."""
-        with transaction.atomic():
-            self._write_outcome()
-            return _claim(row)
+        outcome = self._outcome
+        try:
+            with transaction.atomic():
+                self._write_outcome()
+                return _claim(row)
+        except BaseException:
+            self._outcome = outcome  # rolled back with the claim: settle() writes it again
+            raise
 
     def send_day(self, builder: DayBuilder, rows: list[Delivery]) -> bool:
         """Send `rows` (all of the builder's day); False when the provider looks down and the

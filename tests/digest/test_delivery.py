@@ -286,6 +286,27 @@ def test_send_rate_wait_does_not_hold_back_the_last_mark(anymail_test, snapshot_
     assert seen[-1] == [Status.QUEUED, Status.SENT, Status.SENT]
 
 
+def test_a_failed_claim_keeps_the_previous_rows_outcome(anymail_test, snapshot_day, monkeypatch):
+    from digest import sender
+
+    first, second = SubscriberFactory.create_batch(2)
+    ids = deliveries_plan(day=snapshot_day)
+    original = sender._claim
+
+    def claim(row):
+        if row.subscriber_id == second.pk:
+            raise RuntimeError("database went away")
+        return original(row)
+
+    monkeypatch.setattr(sender, "_claim", claim)
+    with pytest.raises(RuntimeError):
+        deliveries_send(delivery_ids=ids)
+    # The first digest went out: its row says so, though the transaction it shared failed.
+    statuses = dict(Delivery.objects.values_list("subscriber_id", "status"))
+    assert statuses == {first.pk: Status.SENT, second.pk: Status.QUEUED}
+    assert len(anymail_test) == 1
+
+
 def test_retry_countdown_is_bounded_and_jittered(settings):
     settings.DELIVERY_RETRY_BACKOFF = 30
     settings.DELIVERY_RETRY_BACKOFF_MAX = 600
