@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from digest.selectors import latest_listing_day
+from subscriptions.importing import spreadsheet_safe
 from subscriptions.models import Subscriber, Suppression
 from subscriptions.services import SubscriberStateError, email_hash, is_suppressed
 
@@ -101,19 +102,22 @@ def subscribers_export_rows(*, subscribers: Iterable[Subscriber]) -> Iterator[li
     """The header and one row per subscriber, in the columns `import_subscribers` reads (plus
     status, which it ignores), so an export can be edited and imported back.
 
-    Values are not prefixed against spreadsheet formulas: a topic such as "-survey" is a valid
-    query and must survive the round trip unchanged.
+    A cell that a spreadsheet would run as a formula (a topic such as "-survey", an address
+    starting with "=") gets a leading "'", which the importer removes again.
     """
     yield list(EXPORT_COLUMNS)
     for subscriber in subscribers:
         yield [
-            subscriber.email,
-            subscriber.status,
-            ";".join(topic.query for topic in subscriber.topics.all()),
-            subscriber.cadence,
-            str(subscriber.delivery_hour),
-            subscriber.timezone,
-            str(subscriber.max_papers),
+            spreadsheet_safe(value)
+            for value in (
+                subscriber.email,
+                subscriber.status,
+                ";".join(topic.query for topic in subscriber.topics.all()),
+                subscriber.cadence,
+                str(subscriber.delivery_hour),
+                subscriber.timezone,
+                str(subscriber.max_papers),
+            )
         ]
 
 

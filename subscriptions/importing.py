@@ -3,7 +3,8 @@
 Columns: email, topics (separated by ";"), and optionally cadence, hour, timezone, cap. A bad row
 is reported with its line number and nothing of it is written; good rows are imported. Importing
 again updates preferences and topics. An address that unsubscribed, bounced, complained or was
-erased is never re-activated by an import.
+erased is never re-activated by an import. A cell the export protected against spreadsheet
+formulas (`'-survey`) is read back as it was (`-survey`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ from subscriptions.tasks import enqueue_signup_email
 REQUIRED = ("email", "topics")
 OPTIONAL = ("cadence", "hour", "timezone", "cap")
 CONSENT_TEXT_IMPORTED = "Consent given elsewhere and imported by an operator"
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """`value` for a CSV cell that a spreadsheet shows as text: a leading `'` before what would
+    start a formula (OWASP's advice). `spreadsheet_value` undoes it."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def spreadsheet_value(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
 
 
 @dataclass(slots=True)
@@ -84,6 +99,7 @@ def parse_rows(text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]:
 def _parse_row(row: dict[str, str | None], line: int) -> ImportRow:
     if None in row:
         raise ValueError("more fields than the header has columns")
+    row = {name: spreadsheet_value(value or "") for name, value in row.items()}
     email = normalize_email(row.get("email") or "")
     try:
         validate_email(email)

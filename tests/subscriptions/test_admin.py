@@ -137,6 +137,24 @@ def test_export_rows_round_trip_through_the_importer():
     assert parsed[0].topics == ["diffusion", '"large language model" -survey']
 
 
+def test_export_cells_never_start_a_spreadsheet_formula_and_import_back_unchanged():
+    SubscriberFactory(email="=1+2@example.org", topics=["-survey diffusion", "@team robots"])
+    SubscriberFactory(email="+tag@example.org", topics=["diffusion"])
+    everyone = Subscriber.objects.order_by("pk")
+    rows = list(admin_services.subscribers_export_rows(subscribers=everyone))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert rows[1][:3] == ["'=1+2@example.org", "active", "'-survey diffusion;@team robots"]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    parsed, errors = parse_rows(buffer.getvalue())
+    assert errors == []
+    assert {(p.email, tuple(p.topics)) for p in parsed} == {
+        ("=1+2@example.org", ("-survey diffusion", "@team robots")),
+        ("+tag@example.org", ("diffusion",)),
+    }
+
+
 # --- Admin pages -------------------------------------------------------------------------------
 def test_non_staff_cannot_reach_subscribers(client):
     client.force_login(get_user_model().objects.create_user("reader", "r@example.org", "pw"))
