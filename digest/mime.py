@@ -114,6 +114,7 @@ class DigestMessage(AnymailMessage):
             encoding == "utf-8"
             and self.content_subtype == "plain"
             and self.body
+            and self.to
             and not self.attachments
             and not self.cc
             and not self.reply_to
@@ -129,7 +130,7 @@ class DigestMessage(AnymailMessage):
         # The headers as Django's EmailMessage.message() sets them, in the same order.
         msg["Subject"] = self.subject
         msg["From"] = self.extra_headers.get("From", self.from_email)
-        msg["To"] = ", ".join(str(address) for address in self.to)
+        msg["To"] = self.extra_headers.get("To", ", ".join(str(address) for address in self.to))
         names = {name.lower() for name in self.extra_headers}
         if "date" not in names:
             msg["Date"] = formatdate(localtime=settings.EMAIL_USE_LOCALTIME)

@@ -186,6 +186,17 @@ def test_the_digest_message_builds_the_tree_django_builds(subject, body, html, t
     assert ours == django
 
 
+def test_a_to_header_of_its_own_is_kept_as_django_keeps_it():
+    made = []
+    for cls in (DigestMessage, EmailMultiAlternatives):
+        message = cls(
+            "s", "b", "d@example.org", ["b@example.org"], headers={"To": "Team <t@e.org>"}
+        )
+        message.attach_alternative("<p>h</p>", "text/html")
+        made.append(message.message()["To"])
+    assert made == ["Team <t@e.org>", "Team <t@e.org>"]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     subject=st.text(min_size=1, max_size=100).filter(lambda s: "\n" not in s and "\r" not in s),
