@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from digest.admin.badges import badge
+from digest.admin.readonly import ReadOnlyInline
 from subscriptions import admin_services
 from subscriptions.models import Subscriber, Topic
 from subscriptions.services import SubscriberStateError
@@ -28,19 +29,11 @@ from subscriptions.services import SubscriberStateError
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 
 
-class TopicInline(admin.TabularInline):
+class TopicInline(ReadOnlyInline):
     # Topics are the reader's own choice; editors see them, readers change them on their page.
     model = Topic
     fields = ("query", "created_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ImportForm(forms.Form):

@@ -13,7 +13,9 @@ def flatten(fields: tuple[str | tuple[str, ...], ...]) -> tuple[str, ...]:
     return tuple(f for row in fields for f in ((row,) if isinstance(row, str) else row))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class NoWrites:
+    """Admin permissions that show records and never add, change or delete them."""
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -24,15 +26,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyInline(NoWrites, admin.TabularInline):
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

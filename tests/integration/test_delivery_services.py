@@ -10,11 +10,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 from django.db import close_old_connections, connection, transaction
 
-from digest.delivery import deliveries_plan, deliveries_take_for_enqueue
+from digest.delivery import deliveries_plan, deliveries_send, deliveries_take_for_enqueue
 from digest.models import Delivery
 from digest.planning import deliveries_plan_due
 from subscriptions.models import Subscriber
@@ -32,6 +33,7 @@ from tests.services import wait_for
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 Status = Delivery.Status
+T = TypeVar("T")
 
 
 def assert_one_each(sink: SmtpSink, emails: set[str]) -> Counter[str]:
@@ -147,33 +149,52 @@ def test_redis_restarted_mid_run_loses_nothing_and_doubles_nothing(
     assert set(received) == emails
 
 
-def test_two_planners_at_once_create_each_row_once(listing_day, transactional_db):
-    subscribers = make_subscribers(1500)
-    barrier = threading.Barrier(2)
-    taken: list[list[int]] = []
+def at_once(work: Callable[[], T], *, threads: int = 2, timeout: float = 120) -> list[T]:
+    """Run `work` in `threads` threads released together, each with its own database
+    connection; their results, or the first error any of them raised."""
+    barrier = threading.Barrier(threads)
+    results: list[T] = []
     errors: list[BaseException] = []
 
-    def planner() -> None:
+    def run() -> None:
         try:
             barrier.wait(timeout=10)
-            with transaction.atomic():
-                deliveries_plan_due()
-                taken.append(deliveries_take_for_enqueue())
-        except BaseException as exc:  # reported by the main thread
+            results.append(work())
+        except BaseException as exc:  # reported by the calling thread
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=planner) for _ in range(2)]
-    for thread in threads:
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
         thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    for thread in started:
+        thread.join(timeout=timeout)
     close_old_connections()
-    assert not errors
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture
+def send_to_sink(smtp_sink, settings):
+    """In-process sends (deliveries_send) go to the SMTP sink."""
+    settings.EMAIL_BACKEND = "digest.mail_backends.SMTPBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
+    return smtp_sink
+
+
+def test_two_planners_at_once_create_each_row_once(listing_day, transactional_db):
+    subscribers = make_subscribers(1500)
+
+    def planner() -> list[int]:
+        with transaction.atomic():
+            deliveries_plan_due()
+            return deliveries_take_for_enqueue()
+
+    first, second = at_once(planner, timeout=60)
     assert Delivery.objects.count() == len(subscribers)
     # And each row went into exactly one planner's batches.
-    first, second = taken
     assert not set(first) & set(second)
     assert len(first) + len(second) == len(subscribers)
 
@@ -194,47 +215,18 @@ def test_unsubscribe_between_planning_and_sending(worker, smtp_sink, listing_day
     assert statuses() == {Status.SENT: 19, Status.SUPPRESSED: 1}
 
 
-def test_two_senders_on_one_batch_send_each_digest_once(smtp_sink, listing_day, settings):
+def test_two_senders_on_one_batch_send_each_digest_once(send_to_sink, listing_day):
     """Two workers holding the same batch (a redelivered broker message) race row by row."""
-    from digest.delivery import deliveries_send
-
-    settings.EMAIL_BACKEND = "digest.mail_backends.SMTPBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
     subscribers = make_subscribers(120)
     ids = deliveries_plan(day=listing_day)
-    barrier = threading.Barrier(2)
-    sent: list[int] = []
-    errors: list[BaseException] = []
-
-    def sender() -> None:
-        try:
-            barrier.wait(timeout=10)
-            sent.append(deliveries_send(delivery_ids=ids).counts["sent"])
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sender) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    close_old_connections()
-    assert not errors
+    sent = at_once(lambda: deliveries_send(delivery_ids=ids).counts["sent"])
     assert sum(sent) == len(subscribers) and min(sent) > 0, sent  # both took a share
     assert statuses() == {Status.SENT: len(subscribers)}
-    wait_for(lambda: smtp_sink.count() >= len(subscribers), timeout=30, what="the messages")
-    assert sum(assert_one_each(smtp_sink, {s.email for s in subscribers}).values()) == 120
+    wait_for(lambda: send_to_sink.count() >= len(subscribers), timeout=30, what="the messages")
+    assert sum(assert_one_each(send_to_sink, {s.email for s in subscribers}).values()) == 120
 
 
-def test_a_row_locked_by_another_worker_is_passed_over_not_waited_for(
-    smtp_sink, listing_day, settings
-):
-    from digest.delivery import deliveries_send
-
-    settings.EMAIL_BACKEND = "digest.mail_backends.SMTPBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
+def test_a_row_locked_by_another_worker_is_passed_over_not_waited_for(send_to_sink, listing_day):
     make_subscribers(2)
     locked, free = deliveries_plan(day=listing_day)
     holding, release = threading.Event(), threading.Event()
