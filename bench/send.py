@@ -7,7 +7,7 @@ in-process on a throwaway SQLite database, to an aiosmtpd server running in its 
 Then the sink's own capacity: pre-built messages of the same size over one reused connection.
 Prints messages per second end to end, the sink's capacity, their ratio (target >= 0.8), peak
 RSS and queries per batch; and django-newsletter's rate on the same sink and message size when a
-throwaway venv has it (bench/newsletter.py).
+throwaway venv has it (bench/_newsletter.py).
 Usage: python bench/send.py [--subscribers 20000] [--batch 100]
 """
 
@@ -25,7 +25,7 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from _django import free_port, peak_rss_mb, setup
-from newsletter import newsletter_rate
+from _newsletter import newsletter_rate
 
 DAY = date(2026, 11, 24)
 TOPICS = [
@@ -148,7 +148,7 @@ def main() -> int:
     parser.add_argument(
         "--newsletter-python",
         default="/tmp/newsletter-venv/bin/python",
-        help="a throwaway venv's Python with django-newsletter (see bench/newsletter.py); "
+        help="a throwaway venv's Python with django-newsletter (see bench/_newsletter.py); "
         "its rate on the same sink and message size is measured in the same run",
     )
     parser.add_argument(
@@ -247,7 +247,7 @@ def main() -> int:
     else:
         print(
             f"django-newsletter: not measured (no {args.newsletter_python}; "
-            "see bench/newsletter.py)"
+            "see bench/_newsletter.py)"
         )
     print(f"peak RSS   : {peak_rss_mb():8.0f} MB")
     print(f"queries per batch of {args.batch}: {queries}")

@@ -18,7 +18,7 @@ import a thumbnailer, sorl-thumbnail by default, which it does not install itsel
     python3 -m venv /tmp/newsletter-venv
     /tmp/newsletter-venv/bin/pip install django-newsletter sorl-thumbnail
 Usage (with an SMTP sink already on PORT):
-    /tmp/newsletter-venv/bin/python bench/newsletter.py --port PORT --count N --size BYTES
+    /tmp/newsletter-venv/bin/python bench/_newsletter.py --port PORT --count N --size BYTES
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
 UNIT = (  # one digest-like paper entry; short lines keep the body 8bit, as our digests are
     '<p><a href="https://example.org/abs/2611.{n:05d}">Scaling self-supervised video '
     "transformers for dense retrieval</a><br>\nA. Author, B. Author, C. Author<br>\n"
@@ -47,8 +46,6 @@ UNIT = (  # one digest-like paper entry; short lines keep the body 8bit, as our 
 
 
 def _configure(port: int, tmp: str) -> None:
-    # Run as a script, this file's folder is sys.path[0] and this file would shadow the package.
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
     import django
     from django.conf import settings
     from django.urls import include, path
