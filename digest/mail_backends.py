@@ -1,13 +1,15 @@
 """Email backends: the laptop's outbox (one .eml per message, plus an .html preview beside it)
-and Django's SMTP backend with the fast MIME writer, for sending through an SMTP relay."""
+and Django's SMTP backend with the fast MIME writer and a split send, for an SMTP relay."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -62,29 +64,113 @@ class SMTPBackend(smtp.EmailBackend):
     bytes, a millisecond sooner per message (set EMAIL_BACKEND to this for an SMTP relay)."""
 
     def _send(self, email_message: EmailMessage) -> bool:
-        # As Django's own _send, with the faster serialisation, the sender's address sanitised
-        # once per process and bare recipient addresses taken as they are.
-        if not email_message.recipients():
+        # As Django's own _send, with the faster envelope and serialisation.
+        envelope = self.envelope(email_message)
+        if envelope is None:
             return False
-        encoding = email_message.encoding or settings.DEFAULT_CHARSET
-        from_email = _sanitized(email_message.from_email, encoding)
-        recipients = [
-            addr if _PLAIN_ADDRESS.fullmatch(addr) else sanitize_address(addr, encoding)
-            for addr in email_message.recipients()
-        ]
-        data = message_bytes(email_message.message())
         assert self.connection is not None  # opened by send_messages()
         try:
-            self.connection.sendmail(from_email, recipients, data)
+            self.connection.sendmail(*envelope)
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise
             return False
         return True
 
+    @staticmethod
+    def envelope(email_message: EmailMessage) -> Envelope | None:
+        """What goes on the wire (None: nobody to send to, which Django's backends skip).
 
-# A bare ASCII address, which sanitize_address() would return unchanged (it parses each one
-# with the email package's header parser, a tenth of a millisecond).
+        The sender's address is sanitised once per process and bare recipient addresses are
+        taken as they are (sanitize_address() parses each with the email package's header
+        parser, a tenth of a millisecond, to return it unchanged)."""
+        if not email_message.recipients():
+            return None
+        encoding = email_message.encoding or settings.DEFAULT_CHARSET
+        recipients = [
+            addr if _PLAIN_ADDRESS.fullmatch(addr) else sanitize_address(addr, encoding)
+            for addr in email_message.recipients()
+        ]
+        from_email = _sanitized(email_message.from_email, encoding)
+        return Envelope(from_email, recipients, message_bytes(email_message.message()))
+
+    def begin_sending(self, envelope: Envelope) -> SplitSendmail:
+        """Start the message's SMTP transaction (see SplitSendmail). Call open() first; errors
+        are raised whatever fail_silently says (the batch sender records each)."""
+        assert self.connection is not None, "open() the connection first"
+        return SplitSendmail(self.connection, *envelope)
+
+
+class Envelope(NamedTuple):
+    from_email: str
+    recipients: list[str]
+    data: bytes
+
+
+class SplitSendmail:
+    """smtplib's sendmail() in parts, for a caller with work to do while the relay answers.
+
+    Creating it sends MAIL FROM without waiting for the reply; commit() reads that reply and
+    sends the recipients, DATA and the message; wait() reads the relay's verdict on it. abort()
+    instead of commit() resets the transaction: nothing of the message has gone. The same
+    commands, checks and exceptions as smtplib's, in the same order.
+    """
+
+    def __init__(self, smtp: smtplib.SMTP, from_addr: str, to_addrs: list[str], msg: bytes):
+        self.smtp, self.from_addr, self.to_addrs, self.msg = smtp, from_addr, to_addrs, msg
+        smtp.ehlo_or_helo_if_needed()
+        size = f" size={len(msg)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
+        smtp.putcmd("mail", f"FROM:{smtplib.quoteaddr(from_addr)}{size}")
+
+    def commit(self) -> None:
+        smtp = self.smtp
+        code, resp = smtp.getreply()
+        if code != 250:
+            _end_transaction(smtp, code)
+            raise smtplib.SMTPSenderRefused(code, resp, self.from_addr)
+        refused = {}
+        for address in self.to_addrs:
+            code, resp = smtp.rcpt(address)
+            if code not in (250, 251):
+                refused[address] = (code, resp)
+            if code == 421:
+                smtp.close()
+                raise smtplib.SMTPRecipientsRefused(refused)
+        if len(refused) == len(self.to_addrs):
+            _end_transaction(smtp, 0)
+            raise smtplib.SMTPRecipientsRefused(refused)
+        code, resp = smtp.docmd("data")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, resp)
+        body = _LEADING_DOT.sub(b"..", self.msg)  # RFC 5321 4.5.2 transparency, as smtplib
+        smtp.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
+
+    def wait(self) -> None:
+        code, resp = self.smtp.getreply()
+        if code != 250:
+            _end_transaction(self.smtp, code)
+            raise smtplib.SMTPDataError(code, resp)
+
+    def abort(self) -> None:
+        """Raises (SMTPServerDisconnected) when the connection did not survive."""
+        self.smtp.getreply()  # MAIL FROM's
+        self.smtp.rset()
+
+
+def _end_transaction(smtp: smtplib.SMTP, code: int) -> None:
+    # As smtplib: 421 means the server is closing the connection; otherwise reset the
+    # transaction so the connection can carry the next message (a reset to a server already
+    # gone is no error of this message's).
+    if code == 421:
+        smtp.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+# A bare ASCII address, which sanitize_address() would return unchanged.
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 

@@ -12,21 +12,23 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Protocol
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
 from digest.build import DayBuilder, digest_message
+from digest.claims import SUPPRESSED, RowUpdate, claim_row, requeue_row, row_update, run_update
 from digest.logging import log_context
 from digest.models import Delivery
-from digest.selection import sent_papers_by_subscriber
+from digest.render import RenderedEmail
+from digest.selection import DigestContent, sent_papers_by_subscriber
 from digest.send_rate import SendRateLimiter
 from digest.sending_errors import SendOutcome, send_error_outcome, send_error_text
-from subscriptions.models import Subscriber
 
 logger = logging.getLogger("digest.delivery")
 
@@ -65,24 +67,30 @@ class BatchSender:
         self.limiter = limiter
         self.report = report
         self.transient_in_a_row = 0
-        self._outcome: tuple[int, str, dict[str, object]] | None = None
+        self._outcome: RowUpdate | None = None
+        self._in_flight: _InFlight | None = None
 
     def _finish(self, row: Delivery, status: str, **fields: object) -> None:
         """Record how a claimed row ended, at the next claim's commit or in `settle()`."""
+        self._keep(_outcome(row, status, **fields))
+
+    def _keep(self, outcome: RowUpdate) -> None:
         assert self._outcome is None, "the previous outcome was not written"
-        self._outcome = (row.pk, status, fields)
+        self._outcome = outcome
 
     def _write_outcome(self) -> None:
         if self._outcome is not None:
-            pk, status, fields = self._outcome
-            _update_row(pk, Status.SENDING, status=status, finished_at=timezone.now(), **fields)
+            run_update(self._outcome)
             self._outcome = None
 
     def settle(self) -> None:
-        """Write the last row's outcome. On PostgreSQL this commit does not wait for the WAL
-        flush: if the database server itself crashed before the flush, the row would only fall
-        back to `sending` and then `unknown`, never to `queued`, so no message could go out
-        twice; claims, which guard against that, stay synchronous commits."""
+        """Wait for the message in flight and write the last row's outcome.
+
+        On PostgreSQL this commit does not wait for the WAL flush: if the database server itself
+        crashed before the flush, the row would only fall back to `sending` and then `unknown`,
+        never to `queued`, so no message could go out twice; claims, which guard against that,
+        stay synchronous commits."""
+        self._land()
         if self._outcome is None:
             return
         with transaction.atomic():
@@ -97,7 +105,7 @@ class BatchSender:
         try:
             with transaction.atomic():
                 self._write_outcome()
-                return _claim(row)
+                return claim_row(row)
         except BaseException:
             self._outcome = outcome  # rolled back with the claim: settle() writes it again
             raise
@@ -109,67 +117,127 @@ class BatchSender:
             subscriber_ids=[r.subscriber_id for r in rows], day=builder.day
         )
         for index, row in enumerate(rows):
+            with log_context(delivery_id=row.pk):
+                # While the relay takes the previous message's DATA.
+                built = self._build(row, builder, history.get(row.subscriber_id, (set(), None)))
+            self._land()
             if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
                 # Several transient errors in a row: the provider is down, not one message bad.
                 # The rest stay `queued` and untouched (no attempt spent) for the task's retry.
                 self.report.pending += len(rows) - index
                 return False
             with log_context(delivery_id=row.pk):
-                self._send_one(row, builder, history.get(row.subscriber_id, (set(), None)))
+                self._send_one(row, built)
+        self._land()
         return True
 
-    def _send_one(
+    def _build(
         self, row: Delivery, builder: DayBuilder, history: tuple[set[str], date | None]
-    ) -> None:
+    ) -> _Built:
+        """The row's digest and the bytes to send, before its claim: nothing here writes, and
+        the claim decides whether it is used."""
+        try:
+            content = builder.select(row.subscriber, history=history)
+            if content.is_empty and not row.subscriber.quiet_day_note:
+                return _Built(content)
+            email = builder.render(content, delivery_id=row.pk)
+            message = digest_message(
+                subscriber=row.subscriber, email=email, delivery_id=row.pk, day=row.digest_date
+            )
+            envelope = getattr(self.connection, "envelope", None)
+            return _Built(content, email, message, envelope(message) if envelope else message)
+        except Exception as exc:
+            # A bug or bad data for one subscriber must not hold up the rest of the batch.
+            logger.exception("delivery %s: could not build the digest", row.pk)
+            return _Built(error=exc)
+
+    def _send_one(self, row: Delivery, built: _Built) -> None:
         report = self.report
         # Wait for the rate slot before the claim, so that a row is `sending` only for the
-        # moment its message is built and handed to the provider: that is the whole window a
-        # killed worker leaves undecided. The previous row's mark would otherwise wait with it.
+        # moment its message is handed to the provider: that is the whole window a killed
+        # worker leaves undecided. The previous row's mark would otherwise wait with it.
         if self.limiter.interval:
             self.settle()
         self.limiter.wait()
-        claim = self._claim(row)
-        if claim is None:
-            report.counts["skipped"] += 1
-            return
-        if claim == _SUPPRESSED:
-            report.counts["suppressed"] += 1
-            return
-        subscriber = row.subscriber
+        # Over SMTP the transaction's first command goes before the claim, so that the relay
+        # answers it while the claim commits; the message itself only goes once the row is ours.
+        sending: _Sending | None = None
+        error: Exception | None = None
+        if built.message is not None:
+            try:
+                # open() is a no-op on an open connection; it reconnects after a transient
+                # error, so the whole batch still shares one connection in the normal case.
+                self.connection.open()
+                sending = self._begin(built.outgoing)
+            except Exception as exc:
+                error = exc  # recorded against the row once it is ours
         try:
-            content = builder.select(subscriber, history=history)
-            if content.is_empty and not subscriber.quiet_day_note:
+            claim = self._claim(row)
+        except BaseException:
+            self._abort(sending)
+            raise
+        if claim is None or claim == SUPPRESSED:
+            self._abort(sending)
+            report.counts["skipped" if claim is None else "suppressed"] += 1
+            return
+        if built.message is None:
+            if built.error is None:
                 self._finish(row, Status.SUPPRESSED, error="nothing new to send")
                 report.counts["empty"] += 1
-                return
-            email = builder.render(content, delivery_id=row.pk)
-            message = digest_message(
-                subscriber=subscriber, email=email, delivery_id=row.pk, day=row.digest_date
-            )
-        except Exception as exc:
-            # A bug or bad data for one subscriber must not hold up the rest of the batch; the
-            # row records why, and nothing was sent, so `failed` is exact.
-            logger.exception("delivery %s: could not build the digest", row.pk)
-            self._finish(row, Status.FAILED, error=f"build: {send_error_text(exc)}")
-            report.counts["failed"] += 1
+            else:  # nothing was sent, so `failed` is exact
+                self._finish(row, Status.FAILED, error=f"build: {send_error_text(built.error)}")
+                report.counts["failed"] += 1
             return
-        try:
-            # open() is a no-op on an open connection; it reconnects after a transient error,
-            # so the whole batch still shares one connection in the normal case.
-            self.connection.open()
-            self.connection.send_messages([message])
-        except Exception as exc:
-            self._send_failed(row, claim, exc)
+        if error is None:
+            assert sending is not None
+            try:
+                sending.commit()
+            except Exception as exc:
+                error = exc
+        if error is not None:
+            self._send_failed(row, claim, error)
             return
-        self.transient_in_a_row = 0
-        self._finish(
+        assert sending is not None and built.content is not None and built.email is not None
+        # The row's `sent` mark is written out now, while the provider reads the message.
+        sent = _outcome(
             row,
             Status.SENT,
-            message_id=_provider_message_id(message),
-            subject=email.subject,
-            papers=content.as_json(),
+            message_id=_provider_message_id(built.message),
+            subject=built.email.subject,
+            papers=built.content.as_json(),
         )
-        report.counts["sent"] += 1
+        self._in_flight = _InFlight(row, claim, sending, sent)
+
+    def _begin(self, outgoing: object) -> _Sending:
+        begin = getattr(self.connection, "begin_sending", None)
+        if begin is not None:  # digest.mail_backends.SMTPBackend
+            return begin(outgoing)
+        return _Whole(self.connection, outgoing)
+
+    def _abort(self, sending: _Sending | None) -> None:
+        if sending is None:
+            return
+        try:
+            sending.abort()
+        except Exception:
+            _close_quietly(self.connection)  # a connection that did not survive; open() reconnects
+
+    def _land(self) -> None:
+        """Wait for the provider's verdict on the message in flight and keep it for the next
+        commit."""
+        flight, self._in_flight = self._in_flight, None
+        if flight is None:
+            return
+        row = flight.row
+        with log_context(delivery_id=row.pk):
+            try:
+                flight.sending.wait()
+            except Exception as exc:
+                self._send_failed(row, flight.attempt, exc)
+                return
+        self.transient_in_a_row = 0
+        self._keep(flight.sent)
+        self.report.counts["sent"] += 1
 
     def _send_failed(self, row: Delivery, attempt: int, exc: Exception) -> None:
         report = self.report
@@ -180,7 +248,7 @@ class BatchSender:
             _close_quietly(self.connection)  # a broken SMTP session is not reusable
             attempt = Delivery.objects.values_list("attempts", flat=True).get(pk=row.pk)
             if attempt < settings.DELIVERY_MAX_ATTEMPTS:
-                _requeue(row, error=f"attempt {attempt}: {reason}")
+                requeue_row(row, error=f"attempt {attempt}: {reason}")
                 report.counts["retrying"] += 1
                 report.pending += 1
                 logger.info("delivery %s: transient error, will retry: %s", row.pk, reason)
@@ -194,87 +262,53 @@ class BatchSender:
         logger.warning("delivery %s %s: %s", row.pk, status.value, reason)
 
 
-_SUPPRESSED = -1
+@dataclass(slots=True)
+class _Built:
+    """A row's digest, built before its claim; no message when there is nothing to send."""
+
+    content: DigestContent | None = None
+    email: RenderedEmail | None = None
+    message: EmailMessage | None = None
+    outgoing: object = None  # what the connection takes: the message or its envelope
+    error: Exception | None = None
 
 
-def _claim(row: Delivery) -> int | None:
-    """Take a queued row for this worker and return its attempt number (None: not ours).
+class _Sending(Protocol):
+    """A message being handed over: commit() sends it, wait() raises if it was refused,
+    abort() instead of commit() leaves it unsent (digest.mail_backends.SplitSendmail)."""
 
-    One UPDATE, run inside the caller's transaction (see `_CLAIM`). The subscriber's status is
-    checked in the same statement, at send time: someone who left after planning gets no email
-    and the row ends `suppressed` (returns _SUPPRESSED).
-    """
-    now = timezone.now()
-    with db_connection.cursor() as cursor:
-        sql = _CLAIM_POSTGRESQL if db_connection.vendor == "postgresql" else _CLAIM
-        cursor.execute(
-            sql.format(delivery=Delivery._meta.db_table, subscriber=Subscriber._meta.db_table),
-            [
-                Status.SENDING,
-                _db_value("claimed_at", now),
-                row.pk,
-                Status.QUEUED,
-                Subscriber.Status.ACTIVE,
-            ],
-        )
-        if cursor.rowcount:
-            # The count as the batch read it; only a retry decision needs the exact one (it
-            # re-reads it: another worker may have claimed and re-queued the row since).
-            return row.attempts + 1
-    status = Subscriber.objects.filter(pk=row.subscriber_id).values_list("status", flat=True)
-    subscriber_status = status.first()
-    if subscriber_status == Subscriber.Status.ACTIVE:
-        return None  # claimed by another worker, or no longer queued
-    done = _update_row(
-        row.pk,
-        Status.QUEUED,
-        status=Status.SUPPRESSED,
-        finished_at=now,
-        error=f"subscriber is {subscriber_status or 'deleted'}, no longer active",
-    )
-    return _SUPPRESSED if done else None
+    def commit(self) -> None: ...
+    def wait(self) -> None: ...
+    def abort(self) -> None: ...
 
 
-# The claim and the outcome are the two statements of every message, so they are plain SQL:
-# the ORM spent about 0.4 ms compiling each, a large share of what a message may cost.
-# The status condition is what makes a claim exactly once on every database; on PostgreSQL the
-# row is also locked with SKIP LOCKED, so a second worker holding the same batch passes over it
-# instead of waiting (SQLite serialises writers instead).
-_CLAIM = """
-UPDATE {delivery} SET status = %s, claimed_at = %s, attempts = attempts + 1
-WHERE id = %s AND status = %s AND EXISTS (
-    SELECT 1 FROM {subscriber} WHERE {subscriber}.id = {delivery}.subscriber_id
-    AND {subscriber}.status = %s
-)"""
-_CLAIM_POSTGRESQL = _CLAIM.replace(
-    "WHERE id = %s AND status = %s",
-    "WHERE id = (SELECT id FROM {delivery} WHERE id = %s AND status = %s FOR UPDATE SKIP LOCKED)",
-)
+class _Whole:
+    """A connection that sends a message in one call (anymail's, Django's): it has its verdict
+    by the time commit() returns, and nothing went before."""
+
+    def __init__(self, connection: BaseEmailBackend, message: object) -> None:
+        self.connection, self.message = connection, message
+
+    def commit(self) -> None:
+        self.connection.send_messages([self.message])  # type: ignore[list-item]
+
+    def wait(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
 
 
-def _update_row(pk: int, expected: str, **values: object) -> int:
-    """UPDATE one delivery row if its status is still `expected`; the number of rows changed."""
-    fields = [Delivery._meta.get_field(name) for name in values]
-    assignments = ", ".join(f"{f.column} = %s" for f in fields)  # type: ignore[union-attr]
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            # Names come from the model's fields, values are parameters.
-            f"UPDATE {Delivery._meta.db_table} SET {assignments} WHERE id = %s AND status = %s",  # noqa: S608
-            [_db_value(name, value) for name, value in values.items()] + [pk, expected],
-        )
-        return cursor.rowcount
+@dataclass(slots=True)
+class _InFlight:
+    row: Delivery
+    attempt: int
+    sending: _Sending
+    sent: RowUpdate  # the row's mark if the provider takes the message
 
 
-def _db_value(name: str, value: object) -> Any:
-    """`value` as the database driver takes it for the field `name` (dates, JSON)."""
-    return Delivery._meta.get_field(name).get_db_prep_save(value, db_connection)  # type: ignore[union-attr]
-
-
-def _requeue(row: Delivery, *, error: str) -> None:
-    # Nothing left the building (the provider said "not now"), so the row may be sent again.
-    Delivery.objects.filter(pk=row.pk, status=Status.SENDING).update(
-        status=Status.QUEUED, claimed_at=None, error=error[:500]
-    )
+def _outcome(row: Delivery, status: str, **fields: object) -> RowUpdate:
+    return row_update(row.pk, Status.SENDING, status=status, finished_at=timezone.now(), **fields)
 
 
 def _close_quietly(connection: BaseEmailBackend) -> None:

@@ -291,14 +291,14 @@ def test_a_failed_claim_keeps_the_previous_rows_outcome(anymail_test, snapshot_d
 
     first, second = SubscriberFactory.create_batch(2)
     ids = deliveries_plan(day=snapshot_day)
-    original = sender._claim
+    original = sender.claim_row
 
     def claim(row):
         if row.subscriber_id == second.pk:
             raise RuntimeError("database went away")
         return original(row)
 
-    monkeypatch.setattr(sender, "_claim", claim)
+    monkeypatch.setattr(sender, "claim_row", claim)
     with pytest.raises(RuntimeError):
         deliveries_send(delivery_ids=ids)
     # The first digest went out: its row says so, though the transaction it shared failed.
