@@ -107,44 +107,14 @@ def test_any_text_gives_the_standard_bytes(subject, body):
     assert unfolded(ours) == unfolded(standard)
 
 
-class Sink:
-    """A real SMTP server (aiosmtpd) that keeps what it receives and refuses one address."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("refuse@"):
-            return "550 5.1.1 No such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def sink():
-    from aiosmtpd.controller import Controller
-
-    from tests.services import free_port
-
-    handler = Sink()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
-
-
-def test_the_smtp_backend_delivers_the_message_over_smtp(snapshot_day, sink):
-    handler, port = sink
+def test_the_smtp_backend_delivers_the_message_over_smtp(snapshot_day, smtp_sink):
+    handler, port = smtp_sink
     subscriber = SubscriberFactory(email="reader@example.org")
     builder = DayBuilder(snapshot_day)
     rendered = builder.render(builder.select(subscriber), delivery_id=9)
     message = digest_message(subscriber=subscriber, email=rendered, delivery_id=9, day=snapshot_day)
     assert SMTPBackend(host="127.0.0.1", port=port, timeout=10).send_messages([message]) == 1
-    [raw] = handler.received
+    [raw] = [m.content for m in handler.received]
     received = email.message_from_bytes(raw, policy=email.policy.default)
     assert received["To"] == "reader@example.org"
     assert received["Subject"] == rendered.subject
