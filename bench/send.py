@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import random
 import smtplib
+import statistics
 import sys
 import time
 from datetime import date
@@ -115,8 +116,34 @@ def sink_capacity(
     return count / (time.perf_counter() - started)
 
 
-def send_chunks(chunks: list[list[int]], *, verbose: bool = False) -> tuple[Any, list[int]]:
-    """Send the batches in this process; the queries of two steady-state batches."""
+class SinkProbe:
+    """The sink's own rate, measured between slices of the pipeline: this machine's speed drifts
+    within a run (by a third at times), so each slice is compared with a ceiling measured
+    seconds after it rather than minutes."""
+
+    def __init__(self, port: int, raw: bytes, received: Synchronized, count: int = 500) -> None:
+        self.port, self.raw, self.received, self.count = port, raw, received, count
+        self.slices: list[tuple[float, float]] = []  # (pipeline's rate, sink's rate right after)
+        self.paused = 0.0
+        self.mark, self.sent, self.start = time.perf_counter(), 0, received.value
+
+    def __call__(self, sent: int) -> None:
+        now = time.perf_counter()
+        while self.received.value - self.start < sent:  # what the pipeline sent is all in
+            time.sleep(0.001)
+        pipeline = (sent - self.sent) / (time.perf_counter() - self.mark)
+        sink = sink_capacity(self.port, self.raw, self.count, self.received)
+        self.start += self.count
+        self.slices.append((pipeline, sink))
+        self.mark, self.sent = time.perf_counter(), sent
+        self.paused += self.mark - now
+
+
+def send_chunks(
+    chunks: list[list[int]], *, probe: SinkProbe | None = None, verbose: bool = False
+) -> tuple[Any, list[int]]:
+    """Send the batches in this process, probing the sink every 20 batches if asked; the
+    queries of two steady-state batches."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -131,8 +158,11 @@ def send_chunks(chunks: list[list[int]], *, verbose: bool = False) -> tuple[Any,
             queries.append(len(ctx.captured_queries))
         else:
             report.add(deliveries_send(delivery_ids=chunk))
-        if verbose and n % 20 == 0:
-            print(f"  batch {n + 1}/{len(chunks)}: {report.summary()}", flush=True)
+        if n % 20 == 19 or n == len(chunks) - 1:
+            if probe is not None:
+                probe(report.counts["sent"])
+            if verbose:
+                print(f"  batch {n + 1}/{len(chunks)}: {report.summary()}", flush=True)
     return report, queries
 
 
@@ -185,26 +215,34 @@ def main() -> int:
     print(f"setting up {args.subscribers} subscribers ...", flush=True)
     make_subscribers(args.subscribers)
 
-    # The ceiling: the same sink, a real digest's bytes, no building and no database. Measured
-    # before and after the pipeline and averaged: this machine's speed drifts within a run.
+    # The ceiling: the same sink, a real digest's bytes, no building and no database.
     sample = Subscriber.objects.first()
     assert sample is not None
     builder = DayBuilder(DAY)
     email = builder.render(builder.select(sample), delivery_id=1)
     message = digest_message(subscriber=sample, email=email, delivery_id=1, day=DAY)
     raw = message.message().as_bytes(linesep="\r\n")
-    blast = min(args.subscribers, 5000)
-    capacities = [sink_capacity(port, raw, blast, received, args.processes)]
+    # django-newsletter's rate, half before and half after, for the same reason as SinkProbe.
+    newsletters = [newsletter_rate(args.newsletter_python, port, 500, len(raw))]
 
-    received_before = received.value
+    sink_capacity(port, raw, 1000, received, args.processes)  # warm the sink up, as a relay is
+    probe = SinkProbe(port, raw, received)
+    capacities: list[float] = []
     started = time.perf_counter()
     ids = deliveries_plan(day=DAY)
     chunks = [ids[start : start + args.batch] for start in range(0, len(ids), args.batch)]
     if args.processes == 1:
-        report, queries = send_chunks(chunks, verbose=True)
+        report, queries = send_chunks(chunks, probe=probe, verbose=True)
+        elapsed = time.perf_counter() - started - probe.paused
+        capacities = [sink for _, sink in probe.slices]
     else:
         # As `celery worker --concurrency N` would: N processes, each with its own database
-        # and SMTP connections, taking batches in turn.
+        # and SMTP connections, taking batches in turn. The sink is measured with as many
+        # connections, before and after.
+        blast = min(args.subscribers, 5000)
+        capacities.append(sink_capacity(port, raw, blast, received, args.processes))
+        received_before = received.value
+        started = time.perf_counter()
         connections.close_all()
         results: multiprocessing.Queue = multiprocessing.Queue()
         workers = [
@@ -222,16 +260,22 @@ def main() -> int:
             queries.extend(worker_queries)
         for worker in workers:
             worker.join()
-    while received.value - received_before < report.counts["sent"]:
-        time.sleep(0.001)
-    elapsed = time.perf_counter() - started
+        while received.value - received_before < report.counts["sent"]:
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - started
+        capacities.append(sink_capacity(port, raw, blast, received, args.processes))
     sent = report.counts["sent"]
     pipeline_rate = sent / elapsed
+    capacity = sum(capacities) / len(capacities)
 
-    capacities.append(sink_capacity(port, raw, blast, received, args.processes))
-    capacity = sum(capacities) / 2
-    newsletter = newsletter_rate(args.newsletter_python, port, 1000, len(raw))
+    newsletters.append(newsletter_rate(args.newsletter_python, port, 500, len(raw)))
     sink.terminate()
+    newsletter = None
+    if newsletters[0] and newsletters[1]:
+        newsletter = {
+            "rate": (newsletters[0]["rate"] + newsletters[1]["rate"]) / 2,
+            "message_bytes": newsletters[0]["message_bytes"],
+        }
 
     ratio = pipeline_rate / capacity
     print(f"{report.summary()} in {elapsed:.1f}s")
@@ -241,9 +285,18 @@ def main() -> int:
     )
     print(
         f"sink alone : {capacity:8.0f} messages/s  (pre-built {len(raw):,}-byte messages, "
-        f"{args.processes} connection(s); {capacities[0]:.0f} before, {capacities[1]:.0f} after)"
+        f"{args.processes} connection(s); from {min(capacities):.0f} to {max(capacities):.0f})"
     )
-    print(f"ratio      : {ratio:8.2f}  (target >= 0.8)")
+    slices = sorted(pipeline / sink for pipeline, sink in probe.slices)
+    print(
+        f"ratio      : {ratio:8.2f}  (target >= 0.8)"
+        + (
+            f"; slice by slice {slices[0]:.2f} to {slices[-1]:.2f}, "
+            f"median {statistics.median(slices):.2f}"
+            if slices
+            else ""
+        )
+    )
     if newsletter:
         print(
             f"django-newsletter: {newsletter['rate']:8.0f} messages/s  "

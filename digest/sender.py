@@ -1,8 +1,10 @@
 """Send one batch of delivery rows over one connection, each row exactly once.
 
-For each row: claim it (one UPDATE, committed with the previous row's outcome), build its
-digest, hand the message to the connection, and keep how it went for the next commit, so at
-most one row per worker is ever `sending`. See docs/delivery.md.
+For each row: build its digest (while the relay still reads the previous message), claim it
+(one UPDATE, committed with the previous row's outcome), hand the message to the connection,
+and keep how it went for the next commit, so at most one row per worker is ever `sending`.
+Over SMTP the claim commits while the relay answers MAIL FROM, and a row that is not ours after
+all gets a RSET instead of its message. See docs/delivery.md.
 """
 
 from __future__ import annotations
