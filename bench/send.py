@@ -4,7 +4,8 @@ SMTP sink, and compare with what the sink itself can take.
 N subscribers (1 to 3 topics each) on the bundled day's listing are planned (deliveries_plan) and
 sent in batches (deliveries_send: claim, re-check, build, one SMTP connection per batch, mark),
 in-process on a throwaway SQLite database, to an aiosmtpd server running in its own process.
-The sink's own capacity, before and after: pre-built messages of the same size, one connection.
+The sink's own capacity: pre-built messages of the same size over one connection, sent between
+slices of 2,000 (with --processes N: N connections, before and after).
 Prints messages per second end to end, the sink's capacity, their ratio (target >= 0.8), peak
 RSS and queries per batch; and django-newsletter's rate on the same sink and message size when a
 throwaway venv has it (bench/_newsletter.py).
@@ -118,7 +119,7 @@ def sink_capacity(
 
 class SinkProbe:
     """The sink's own rate, measured between slices of the pipeline: this machine's speed drifts
-    within a run (by a third at times), so each slice is compared with a ceiling measured
+    within a run (by half at times), so each slice is compared with a ceiling measured
     seconds after it rather than minutes."""
 
     def __init__(self, port: int, raw: bytes, received: Synchronized, count: int = 500) -> None:

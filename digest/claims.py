@@ -109,6 +109,4 @@ def _db_value(name: str, value: object) -> Any:
 
 def requeue_row(row: Delivery, *, error: str) -> None:
     # Nothing left the building (the provider said "not now"), so the row may be sent again.
-    Delivery.objects.filter(pk=row.pk, status=Status.SENDING).update(
-        status=Status.QUEUED, claimed_at=None, error=error[:500]
-    )
+    update_row(row.pk, Status.SENDING, status=Status.QUEUED, claimed_at=None, error=error[:500])

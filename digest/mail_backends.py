@@ -60,8 +60,9 @@ def _html_alternative(message: EmailMessage) -> str | None:
 
 
 class SMTPBackend(smtp.EmailBackend):
-    """Django's SMTP backend, writing each message with `digest.mime.message_bytes`: the same
-    bytes, a millisecond sooner per message (set EMAIL_BACKEND to this for an SMTP relay)."""
+    """Django's SMTP backend, writing each message with `digest.mime.message_bytes` (the same
+    bytes, a millisecond sooner) and, for the batch sender, sending it in parts (SplitSendmail).
+    Set EMAIL_BACKEND to this for an SMTP relay."""
 
     def _send(self, email_message: EmailMessage) -> bool:
         # As Django's own _send, with the faster envelope and serialisation.

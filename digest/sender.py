@@ -26,6 +26,7 @@ from django.utils import timezone
 from digest.build import DayBuilder, digest_message
 from digest.claims import SUPPRESSED, RowUpdate, claim_row, requeue_row, row_update, run_update
 from digest.logging import log_context
+from digest.mail_backends import Envelope, SMTPBackend
 from digest.models import Delivery
 from digest.render import RenderedEmail
 from digest.selection import DigestContent, sent_papers_by_subscriber
@@ -71,6 +72,8 @@ class BatchSender:
         self.transient_in_a_row = 0
         self._outcome: RowUpdate | None = None
         self._in_flight: _InFlight | None = None
+        # Over SMTP a message is sent in parts (SplitSendmail); other backends take it whole.
+        self._smtp = connection if isinstance(connection, SMTPBackend) else None
 
     def _finish(self, row: Delivery, status: str, **fields: object) -> None:
         """Record how a claimed row ended, at the next claim's commit or in `settle()`."""
@@ -146,8 +149,8 @@ class BatchSender:
             message = digest_message(
                 subscriber=row.subscriber, email=email, delivery_id=row.pk, day=row.digest_date
             )
-            envelope = getattr(self.connection, "envelope", None)
-            return _Built(content, email, message, envelope(message) if envelope else message)
+            outgoing = self._smtp.envelope(message) if self._smtp else message
+            return _Built(content, email, message, outgoing)
         except Exception as exc:
             # A bug or bad data for one subscriber must not hold up the rest of the batch.
             logger.exception("delivery %s: could not build the digest", row.pk)
@@ -211,9 +214,9 @@ class BatchSender:
         self._in_flight = _InFlight(row, claim, sending, sent)
 
     def _begin(self, outgoing: object) -> _Sending:
-        begin = getattr(self.connection, "begin_sending", None)
-        if begin is not None:  # digest.mail_backends.SMTPBackend
-            return begin(outgoing)
+        if self._smtp:
+            assert isinstance(outgoing, Envelope)
+            return self._smtp.begin_sending(outgoing)
         return _Whole(self.connection, outgoing)
 
     def _abort(self, sending: _Sending | None) -> None:
@@ -271,7 +274,7 @@ class _Built:
     content: DigestContent | None = None
     email: RenderedEmail | None = None
     message: EmailMessage | None = None
-    outgoing: object = None  # what the connection takes: the message or its envelope
+    outgoing: object = None  # what the connection takes: the message, or its SMTP envelope
     error: Exception | None = None
 
 
