@@ -1,4 +1,6 @@
-"""Set up Django for a benchmark on a throwaway database (or DATABASE_URL if given)."""
+"""Set up Django for a benchmark on a throwaway database (or DATABASE_URL if given), with
+production settings: DEBUG off, as on a server (DEBUG logs every query, which costs a sending
+worker a sixth of its time)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ def setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digest.settings")
     os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="digest-bench-"))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "bench-only-throwaway-key")
     import django
     from django.core.management import call_command
 

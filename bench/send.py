@@ -163,7 +163,11 @@ def send_chunks(
             if probe is not None:
                 probe(report.counts["sent"])
             if verbose:
-                print(f"  batch {n + 1}/{len(chunks)}: {report.summary()}", flush=True)
+                rates = ""
+                if probe is not None and probe.slices:
+                    pipeline, sink = probe.slices[-1]
+                    rates = f"; {pipeline:.0f}/s, sink {sink:.0f}/s right after"
+                print(f"  batch {n + 1}/{len(chunks)}: {report.summary()}{rates}", flush=True)
     return report, queries
 
 
