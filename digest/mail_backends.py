@@ -111,27 +111,42 @@ class Envelope(NamedTuple):
 class SplitSendmail:
     """smtplib's sendmail() in parts, for a caller with work to do while the relay answers.
 
-    Creating it sends MAIL FROM without waiting for the reply; commit() reads that reply and
-    sends the recipients, DATA and the message; wait() reads the relay's verdict on it. abort()
-    instead of commit() resets the transaction: nothing of the message has gone. The same
-    commands, checks and exceptions as smtplib's, in the same order.
+    Creating it sends MAIL FROM without waiting for the reply; address() reads that reply and
+    sends the first recipient, again without waiting; commit() sends the rest of the
+    recipients, DATA and the message; wait() reads the relay's verdict on it. abort() instead of
+    commit() resets the transaction: nothing of the message has gone. The same commands, checks
+    and exceptions as smtplib's, in the same order.
     """
 
     def __init__(self, smtp: smtplib.SMTP, from_addr: str, to_addrs: list[str], msg: bytes):
         self.smtp, self.from_addr, self.to_addrs, self.msg = smtp, from_addr, to_addrs, msg
+        self._addressed = False
+        self._error: Exception | None = None  # address()'s, raised by commit() or abort()
         smtp.ehlo_or_helo_if_needed()
         size = f" size={len(msg)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
         smtp.putcmd("mail", f"FROM:{smtplib.quoteaddr(from_addr)}{size}")
 
+    def address(self) -> None:
+        """Read MAIL FROM's reply and send the first RCPT TO. Never raises: the caller may be in
+        the middle of a database transaction; commit() or abort() raises the error instead."""
+        try:
+            self._sender_accepted()
+            self.smtp.putcmd("rcpt", f"TO:{smtplib.quoteaddr(self.to_addrs[0])}")
+            self._addressed = True
+        except (smtplib.SMTPException, OSError) as exc:
+            self._error = exc
+
     def commit(self) -> None:
+        if self._error is not None:
+            raise self._error
         smtp = self.smtp
-        code, resp = smtp.getreply()
-        if code != 250:
-            _end_transaction(smtp, code)
-            raise smtplib.SMTPSenderRefused(code, resp, self.from_addr)
+        if not self._addressed:
+            self._sender_accepted()
         refused = {}
-        for address in self.to_addrs:
-            code, resp = smtp.rcpt(address)
+        for index, address in enumerate(self.to_addrs):
+            if index or not self._addressed:
+                smtp.putcmd("rcpt", f"TO:{smtplib.quoteaddr(address)}")
+            code, resp = smtp.getreply()
             if code not in (250, 251):
                 refused[address] = (code, resp)
             if code == 421:
@@ -153,9 +168,18 @@ class SplitSendmail:
             raise smtplib.SMTPDataError(code, resp)
 
     def abort(self) -> None:
-        """Raises (SMTPServerDisconnected) when the connection did not survive."""
-        self.smtp.getreply()  # MAIL FROM's
+        """Raises when the connection may not be reusable (SMTPServerDisconnected, or an error
+        of address()'s): close it then."""
+        if self._error is not None:
+            raise self._error
+        self.smtp.getreply()  # MAIL FROM's, or the first RCPT TO's after address()
         self.smtp.rset()
+
+    def _sender_accepted(self) -> None:
+        code, resp = self.smtp.getreply()
+        if code != 250:
+            _end_transaction(self.smtp, code)
+            raise smtplib.SMTPSenderRefused(code, resp, self.from_addr)
 
 
 def _end_transaction(smtp: smtplib.SMTP, code: int) -> None:

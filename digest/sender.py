@@ -3,8 +3,9 @@
 For each row: build its digest (while the relay still reads the previous message), claim it
 (one UPDATE, committed with the previous row's outcome), hand the message to the connection,
 and keep how it went for the next commit, so at most one row per worker is ever `sending`.
-Over SMTP the claim commits while the relay answers MAIL FROM, and a row that is not ours after
-all gets a RSET instead of its message. See docs/delivery.md.
+Over SMTP the claim runs while the relay answers MAIL FROM and commits while it answers the
+first RCPT TO, and a row that is not ours after all gets a RSET instead of its message. See
+docs/delivery.md.
 """
 
 from __future__ import annotations
@@ -104,13 +105,16 @@ class BatchSender:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
             self._write_outcome()
 
-    def _claim(self, row: Delivery) -> int | None:
+    def _claim(self, row: Delivery, sending: _Sending | None) -> int | None:
         """Write the previous row's outcome and claim `row`, in one transaction."""
         outcome = self._outcome
         try:
             with transaction.atomic():
                 self._write_outcome()
-                return claim_row(row)
+                claim = claim_row(row)
+                if sending is not None and claim is not None and claim != SUPPRESSED:
+                    sending.address()  # the relay answers the recipient while this commits
+                return claim
         except BaseException:
             self._outcome = outcome  # rolled back with the claim: settle() writes it again
             raise
@@ -164,8 +168,8 @@ class BatchSender:
         if self.limiter.interval:
             self.settle()
         self.limiter.wait()
-        # Over SMTP the transaction's first command goes before the claim, so that the relay
-        # answers it while the claim commits; the message itself only goes once the row is ours.
+        # Over SMTP the transaction's first commands go around the claim, so that the relay
+        # answers them while the claim runs; the message itself only goes once the row is ours.
         sending: _Sending | None = None
         error: Exception | None = None
         if built.message is not None:
@@ -177,7 +181,7 @@ class BatchSender:
             except Exception as exc:
                 error = exc  # recorded against the row once it is ours
         try:
-            claim = self._claim(row)
+            claim = self._claim(row, sending)
         except BaseException:
             self._abort(sending)
             raise
@@ -279,9 +283,11 @@ class _Built:
 
 
 class _Sending(Protocol):
-    """A message being handed over: commit() sends it, wait() raises if it was refused,
-    abort() instead of commit() leaves it unsent (digest.mail_backends.SplitSendmail)."""
+    """A message being handed over: address() may start it (it never raises), commit() sends
+    it, wait() raises if it was refused, abort() instead of commit() leaves it unsent
+    (digest.mail_backends.SplitSendmail)."""
 
+    def address(self) -> None: ...
     def commit(self) -> None: ...
     def wait(self) -> None: ...
     def abort(self) -> None: ...
@@ -293,6 +299,9 @@ class _Whole:
 
     def __init__(self, connection: BaseEmailBackend, message: object) -> None:
         self.connection, self.message = connection, message
+
+    def address(self) -> None:
+        pass
 
     def commit(self) -> None:
         self.connection.send_messages([self.message])  # type: ignore[list-item]

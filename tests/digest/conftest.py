@@ -28,8 +28,8 @@ class Received:
 
 class SMTPSink:
     """A real SMTP server's handler (aiosmtpd) that keeps what it accepts and counts MAIL and
-    RSET commands. Addresses script its answers: refuse@ gets 550 at RCPT; later@, bounce@ and
-    close@ get 451, 554 and 421 after their DATA."""
+    RSET commands. Addresses script its answers: refuse@ gets 553 at MAIL and 550 at RCPT;
+    later@, bounce@ and close@ get 451, 554 and 421 after their DATA."""
 
     AFTER_DATA = {"later": "451 4.3.0 Try again later", "bounce": "554 5.6.0 Rejected",
                   "close": "421 4.3.2 Closing connection"}  # fmt: skip
@@ -41,6 +41,8 @@ class SMTPSink:
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.mails += 1
+        if address.startswith("refuse@"):
+            return "553 5.7.1 Sender not allowed"
         envelope.mail_from = address
         return "250 OK"
 

@@ -9,6 +9,7 @@ import email.policy
 import smtplib
 
 import pytest
+from django.db import DatabaseError
 
 from digest import sender
 from digest.delivery import deliveries_plan, deliveries_send
@@ -80,6 +81,27 @@ def test_a_row_lost_after_its_transaction_began_sends_nothing(
     assert report.counts["suppressed" if change == "unsubscribed" else "skipped"] == 1
 
 
+def test_a_claim_that_fails_after_the_recipient_went_sends_nothing(
+    relay, snapshot_day, monkeypatch
+):
+    first, second = SubscriberFactory.create_batch(2)
+    address = SplitSendmail.address
+
+    def address_then_fail(self):
+        address(self)  # RCPT TO is out; then the claim's commit fails
+        if self.to_addrs == [second.email]:
+            raise DatabaseError("could not commit")
+
+    monkeypatch.setattr(SplitSendmail, "address", address_then_fail)
+    with pytest.raises(DatabaseError):
+        deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
+
+    assert [m.rcpt_tos for m in relay.received] == [(first.email,)]
+    assert (relay.mails, relay.resets) == (2, 1)
+    # The claim rolled back, the first row's mark with it; settle() wrote that mark again.
+    assert statuses() == {first.email: Status.SENT, second.email: Status.QUEUED}
+
+
 @pytest.mark.parametrize(
     "address, status, count",
     [
@@ -118,6 +140,29 @@ def test_split_sendmail_delivers_what_sendmail_delivers(smtp_sink, data):
     first, second = handler.received
     assert first.content == second.content
     assert first.peer == second.peer
+
+
+def test_split_sendmail_withdrawn_after_its_recipient_sends_nothing(smtp_sink):
+    handler, port = smtp_sink
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        split = SplitSendmail(smtp, "digest@example.org", ["a@example.org"], b"x\r\n")
+        split.address()
+        split.abort()
+        smtp.sendmail("digest@example.org", ["b@example.org"], b"Subject: ok\r\n\r\nok\r\n")
+    assert [m.rcpt_tos for m in handler.received] == [("b@example.org",)]
+    assert (handler.mails, handler.resets) == (2, 1)
+
+
+def test_split_sendmail_keeps_a_refused_sender_for_commit(smtp_sink):
+    handler, port = smtp_sink
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        split = SplitSendmail(smtp, "refuse@example.org", ["a@example.org"], b"x\r\n")
+        split.address()  # in the claim's transaction: it must not raise
+        with pytest.raises(smtplib.SMTPSenderRefused) as error:
+            split.commit()
+        assert error.value.smtp_code == 553
+        smtp.sendmail("digest@example.org", ["b@example.org"], b"Subject: ok\r\n\r\nok\r\n")
+    assert [m.rcpt_tos for m in handler.received] == [("b@example.org",)]
 
 
 def test_split_sendmail_raises_what_sendmail_raises(smtp_sink):
