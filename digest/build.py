@@ -27,14 +27,21 @@ class DayBuilder:
         self.renderer = DayRenderer(day)
 
     def select(
-        self, subscriber: Subscriber, *, history: tuple[set[str], date | None] | None = None
+        self,
+        subscriber: Subscriber,
+        *,
+        history: tuple[set[str], date | None] | None = None,
+        topics: list[str] | None = None,
     ) -> DigestContent:
+        """The subscriber's papers; a batch passes its `history` and `topics`, read for all its
+        subscribers at once (sent_papers_by_subscriber, topics_by_subscriber)."""
         if history is None:
             history = sent_papers_by_subscriber(subscriber_ids=[subscriber.pk], day=self.day).get(
                 subscriber.pk, (set(), None)
             )
         sent, last_day = history
-        topics = [t.query for t in subscriber.topics.all()]
+        if topics is None:
+            topics = [t.query for t in subscriber.topics.all()]
         return digest_select(
             subscriber=subscriber,
             topics=topics,

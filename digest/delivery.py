@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db.models import Max, Prefetch, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from digest.build import DayBuilder
@@ -25,7 +25,7 @@ from digest.models import Delivery, Paper
 from digest.selection import TOPIC_WINDOW_DAYS
 from digest.send_rate import send_rate_limiter
 from digest.sender import BatchSender, SendReport
-from subscriptions.models import Subscriber, Topic
+from subscriptions.models import Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,6 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
     rows = list(
         Delivery.objects.filter(pk__in=delivery_ids, status=Status.QUEUED)
         .select_related("subscriber")
-        .prefetch_related(Prefetch("subscriber__topics", queryset=Topic.objects.order_by("pk")))
         .order_by("pk")
     )
     report.counts["skipped"] += len(set(delivery_ids)) - len(rows)

@@ -20,7 +20,7 @@ from django.conf import settings
 from digest.models import Delivery, Paper
 from digest.selectors import papers_listed
 from digest.topics import Match, PaperIndex, PaperText, QueryError
-from subscriptions.models import Subscriber
+from subscriptions.models import Subscriber, Topic
 
 # The topic section reaches back to the subscriber's last digest, at most this far.
 TOPIC_WINDOW_DAYS = 7
@@ -214,6 +214,16 @@ def sent_papers_by_subscriber(
         sent, last = result.get(subscriber_id, (set(), None))
         sent.update(item["arxiv_id"] for item in papers or [])
         result[subscriber_id] = (sent, max(filter(None, [last, digest_date])))
+    return result
+
+
+def topics_by_subscriber(*, subscriber_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Each subscriber's topic queries, in the order they were added: one query for a batch
+    (a prefetch built a model per topic, a third of a batch's read)."""
+    result: dict[int, list[str]] = {}
+    rows = Topic.objects.filter(subscriber_id__in=list(subscriber_ids)).order_by("id")
+    for subscriber_id, query in rows.values_list("subscriber_id", "query"):
+        result.setdefault(subscriber_id, []).append(query)
     return result
 
 

@@ -30,7 +30,7 @@ from digest.logging import log_context
 from digest.mail_backends import Envelope, SMTPBackend
 from digest.models import Delivery
 from digest.render import RenderedEmail
-from digest.selection import DigestContent, sent_papers_by_subscriber
+from digest.selection import DigestContent, sent_papers_by_subscriber, topics_by_subscriber
 from digest.send_rate import SendRateLimiter
 from digest.sending_errors import SendOutcome, send_error_outcome, send_error_text
 
@@ -122,13 +122,18 @@ class BatchSender:
     def send_day(self, builder: DayBuilder, rows: list[Delivery]) -> bool:
         """Send `rows` (all of the builder's day); False when the provider looks down and the
         batch stops."""
-        history = sent_papers_by_subscriber(
-            subscriber_ids=[r.subscriber_id for r in rows], day=builder.day
-        )
+        subscriber_ids = [r.subscriber_id for r in rows]
+        history = sent_papers_by_subscriber(subscriber_ids=subscriber_ids, day=builder.day)
+        topics = topics_by_subscriber(subscriber_ids=subscriber_ids)
         for index, row in enumerate(rows):
             with log_context(delivery_id=row.pk):
                 # While the relay takes the previous message's DATA.
-                built = self._build(row, builder, history.get(row.subscriber_id, (set(), None)))
+                built = self._build(
+                    row,
+                    builder,
+                    history.get(row.subscriber_id, (set(), None)),
+                    topics.get(row.subscriber_id, []),
+                )
             self._land()
             if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
                 # Several transient errors in a row: the provider is down, not one message bad.
@@ -141,12 +146,16 @@ class BatchSender:
         return True
 
     def _build(
-        self, row: Delivery, builder: DayBuilder, history: tuple[set[str], date | None]
+        self,
+        row: Delivery,
+        builder: DayBuilder,
+        history: tuple[set[str], date | None],
+        topics: list[str],
     ) -> _Built:
         """The row's digest and the bytes to send, before its claim: nothing here writes, and
         the claim decides whether it is used."""
         try:
-            content = builder.select(row.subscriber, history=history)
+            content = builder.select(row.subscriber, history=history, topics=topics)
             if content.is_empty and not row.subscriber.quiet_day_note:
                 return _Built(content)
             email = builder.render(content, delivery_id=row.pk)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from digest.build import DayBuilder
 from digest.models import Delivery
-from digest.selection import DayContext, digest_select
+from digest.selection import DayContext, digest_select, topics_by_subscriber
 from subscriptions.models import Subscriber
 from tests.factories import DeliveryFactory, PaperFactory, SubscriberFactory
 
@@ -192,3 +192,14 @@ def test_topic_ranking_equals_brute_force_over_all_matches():
             key=lambda pk: (-totals[pk], -papers[pk].upvotes, papers[pk].arxiv_id),
         )[:k]
         assert top_by_total(queries, DAY, k, blocked, context) == expected
+
+
+def test_a_batch_reads_each_subscribers_topics_in_the_order_they_were_added():
+    first = SubscriberFactory(topics=["video", "diffusion"])
+    second = SubscriberFactory(topics=["cat:cs.CL"])
+    first.topics.create(query="agents")
+    none = SubscriberFactory(topics=[])
+    assert topics_by_subscriber(subscriber_ids=[first.pk, second.pk, none.pk]) == {
+        first.pk: ["video", "diffusion", "agents"],
+        second.pk: ["cat:cs.CL"],
+    }
