@@ -105,10 +105,10 @@ def unsubscribe_url(subscriber: Subscriber) -> str:
     return absolute_url("subscriptions:unsubscribe", make_token(subscriber, Purpose.UNSUBSCRIBE))
 
 
-def list_headers(subscriber: Subscriber) -> dict[str, str]:
-    """RFC 2369 / RFC 8058 headers: one HTTPS one-click URI; a mailto only where inbound mail
-    is wired to it."""
-    uris = [f"<{unsubscribe_url(subscriber)}>"]
+def list_headers(subscriber: Subscriber, *, unsubscribe: str | None = None) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers: one HTTPS one-click URI (`unsubscribe`, when the body's
+    link is already signed); a mailto only where inbound mail is wired to it."""
+    uris = [f"<{unsubscribe or unsubscribe_url(subscriber)}>"]
     if settings.UNSUBSCRIBE_MAILTO:
         token = make_token(subscriber, Purpose.UNSUBSCRIBE)
         uris.append(f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject={token}>")
@@ -120,9 +120,15 @@ def list_headers(subscriber: Subscriber) -> dict[str, str]:
 
 
 def digest_message(
-    *, subscriber: Subscriber, email: RenderedEmail, delivery_id: int | None, day: date
+    *,
+    subscriber: Subscriber,
+    email: RenderedEmail,
+    delivery_id: int | None,
+    day: date,
+    links: Links | None = None,
 ) -> DigestMessage:
-    """The message to send: bare To address, both parts, list headers, our own Message-ID."""
+    """The message to send: bare To address, both parts, list headers (with the unsubscribe
+    link of `links`, those the body was rendered with), our own Message-ID."""
     message_id = make_msgid(
         idstring=f"digest.{day:%Y%m%d}.{delivery_id or 'preview'}", domain=settings.MAIL_DOMAIN
     )
@@ -131,7 +137,10 @@ def digest_message(
         body=email.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[subscriber.email],
-        headers={**list_headers(subscriber), "Message-ID": message_id},
+        headers={
+            **list_headers(subscriber, unsubscribe=links.unsubscribe_url if links else None),
+            "Message-ID": message_id,
+        },
         tags=["digest"],
         metadata={"delivery_id": str(delivery_id or ""), "digest_date": day.isoformat()},
     )

@@ -24,7 +24,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from digest.build import DayBuilder, digest_message
+from digest.build import DayBuilder, digest_message, subscriber_links
 from digest.claims import SUPPRESSED, RowUpdate, claim_row, requeue_row, row_update, run_update
 from digest.logging import log_context
 from digest.mail_backends import Envelope, SMTPBackend
@@ -158,9 +158,14 @@ class BatchSender:
             content = builder.select(row.subscriber, history=history, topics=topics)
             if content.is_empty and not row.subscriber.quiet_day_note:
                 return _Built(content)
-            email = builder.render(content, delivery_id=row.pk)
+            links = subscriber_links(row.subscriber, day=builder.day, delivery_id=row.pk)
+            email = builder.render(content, links=links)
             message = digest_message(
-                subscriber=row.subscriber, email=email, delivery_id=row.pk, day=row.digest_date
+                subscriber=row.subscriber,
+                email=email,
+                delivery_id=row.pk,
+                day=row.digest_date,
+                links=links,  # the List-Unsubscribe header's link is the body's
             )
             outgoing = self._smtp.envelope(message) if self._smtp else message
             return _Built(content, email, message, outgoing)

@@ -166,8 +166,9 @@ def digest_and_django(subject: str, body: str, html: str, to: str = "b@example.o
     ],
 )
 def test_the_digest_message_builds_the_tree_django_builds(subject, body, html, to):
-    ours, django = digest_and_django(subject, body, html, to)
-    assert ours == django
+    for _ in range(2):  # the second time with the Subject's encoding remembered
+        ours, django = digest_and_django(subject, body, html, to)
+        assert ours == django
 
 
 def test_a_to_header_of_its_own_is_kept_as_django_keeps_it():

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
+from digest import build
 from digest.models import Delivery
 from subscriptions.models import Subscriber
+from subscriptions.tokens import Purpose
 from tests.factories import DeliveryFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -148,3 +151,18 @@ def test_wait_follows_the_workers_until_every_row_settles(
     out = capsys.readouterr().out
     assert "every delivery settled (2 sent, 1 unknown)" in out
     assert len(list(file_outbox.glob("*.eml"))) == 2
+
+
+def test_each_digest_signs_its_links_once(file_outbox, snapshot_day, monkeypatch):
+    # View, manage and unsubscribe; the List-Unsubscribe header reuses the body's link.
+    signed: Counter[Purpose] = Counter()
+    make_token = build.make_token
+
+    def counting(subscriber, purpose, **kwargs):
+        signed[purpose] += 1
+        return make_token(subscriber, purpose, **kwargs)
+
+    monkeypatch.setattr(build, "make_token", counting)
+    SubscriberFactory.create_batch(2)
+    call_command("send_digests", day=snapshot_day.isoformat())
+    assert signed == {Purpose.VIEW: 2, Purpose.MANAGE: 2, Purpose.UNSUBSCRIBE: 2}
