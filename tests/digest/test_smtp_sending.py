@@ -128,17 +128,20 @@ def test_each_relay_answer_marks_its_row_and_the_batch_goes_on(
     [
         b"Subject: dots\r\n\r\n.one leading dot\r\n..two\r\n.\r\nend\r\n",
         b"Subject: no final line end\r\n\r\nlast line",
+        b".a first line with a dot\r\n",
     ],
 )
 def test_split_sendmail_delivers_what_sendmail_delivers(smtp_sink, data):
     handler, port = smtp_sink
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-        smtp.sendmail("digest@example.org", ["a@example.org"], data)
-        split = SplitSendmail(smtp, "digest@example.org", ["a@example.org"], data)
-        split.commit()
-        split.wait()
-    first, second = handler.received
-    assert first.content == second.content
+        for sender in ("digest@example.org", "Paper Digest <digest@example.org>"):
+            smtp.sendmail(sender, ["a@example.org"], data)
+            split = SplitSendmail(smtp, sender, ["a@example.org"], data)
+            split.commit()
+            split.wait()
+    first, second, third, fourth = handler.received
+    assert first.content == second.content == third.content == fourth.content
+    assert first.mail_from == second.mail_from == third.mail_from == fourth.mail_from
     assert first.peer == second.peer
 
 
