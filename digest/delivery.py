@@ -17,7 +17,8 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db.models import Max, Q
+from django.db import connection as db_connection
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from digest.build import DayBuilder
@@ -32,22 +33,54 @@ logger = logging.getLogger(__name__)
 Status = Delivery.Status
 
 
-def deliveries_plan(*, day: date, subscribers: Iterable[Subscriber] | None = None) -> list[int]:
+def deliveries_plan(
+    *, day: date, subscribers: QuerySet[Subscriber] | Iterable[Subscriber] | None = None
+) -> list[int]:
     """Create a queued row for `day` for each active subscriber (all active by default) that has
     none yet, and return the ids of the day's rows still queued. Safe to run twice or at once:
     the unique constraint makes the second insert a no-op."""
     if subscribers is None:
-        subscribers = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).only("pk")
-    Delivery.objects.bulk_create(
-        (Delivery(subscriber_id=s.pk, digest_date=day) for s in subscribers),
-        batch_size=1000,
-        ignore_conflicts=True,
-    )
+        subscribers = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE)
+    if isinstance(subscribers, QuerySet):
+        _insert_rows(day, subscribers)
+    else:
+        ids = [s.pk for s in subscribers]
+        for start in range(0, len(ids), 5000):  # SQLite caps a statement's parameters
+            _insert_rows(day, Subscriber.objects.filter(pk__in=ids[start : start + 5000]))
     return list(
         Delivery.objects.filter(digest_date=day, status=Status.QUEUED)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def _insert_rows(day: date, subscribers: QuerySet[Subscriber]) -> None:
+    """One INSERT ... SELECT of a `queued` row per subscriber, skipping those that have one
+    (bulk_create built and compiled a model per row: 60 us each, a second for 20,000). The
+    other columns take the model's defaults, computed once."""
+    template = Delivery(digest_date=day)
+    columns, values, params = [], [], []
+    for field in Delivery._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(db_connection.ops.quote_name(str(field.column)))
+        if field.name == "subscriber":
+            values.append("chosen.subscriber_id")
+        else:
+            values.append("%s")
+            value = field.pre_save(template, add=True)
+            params.append(field.get_db_prep_save(value, db_connection))
+    chosen, chosen_params = (
+        subscribers.order_by().values(subscriber_id=F("pk")).query.sql_with_params()
+    )
+    # "WHERE true": SQLite's parser needs a WHERE before ON CONFLICT after a SELECT.
+    sql = (
+        f"INSERT INTO {Delivery._meta.db_table} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(values)} FROM ({chosen}) AS chosen WHERE true "
+        "ON CONFLICT DO NOTHING"
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *chosen_params])
 
 
 def deliveries_take_for_enqueue(

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.core import mail
 
+from digest.delivery import deliveries_plan
 from digest.models import Delivery
 from digest.planning import deliveries_plan_due, subscribers_due
 from digest.tasks import plan_deliveries
@@ -112,3 +113,33 @@ def test_plan_task_in_process_plans_and_sends(
     assert len(mail.outbox) == 2
     assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
     assert all(Delivery.objects.values_list("enqueued_at", flat=True))
+
+
+def test_planned_rows_are_queued_with_the_models_defaults_and_old_rows_are_kept():
+    day = date(2026, 11, 24)
+    kept = SubscriberFactory()
+    Delivery.objects.create(subscriber=kept, digest_date=day, status=Delivery.Status.SENT)
+    new = SubscriberFactory()
+    SubscriberFactory(status=Subscriber.Status.UNSUBSCRIBED)
+    before = datetime.now(UTC)
+
+    ids = deliveries_plan(day=day)
+
+    row = Delivery.objects.get(subscriber=new)
+    assert ids == [row.pk]  # the sent row is not queued, the unsubscribed reader has none
+    assert (row.digest_date, row.status, row.attempts, row.papers) == (day, "queued", 0, [])
+    assert (row.message_id, row.subject, row.error, row.claimed_at) == ("", "", "", None)
+    assert row.created_at >= before - timedelta(seconds=1)
+    assert Delivery.objects.get(subscriber=kept).status == Delivery.Status.SENT
+    assert deliveries_plan(day=day) == ids
+
+
+def test_a_list_of_subscribers_longer_than_a_statement_takes_is_planned_whole():
+    now = datetime.now(UTC)
+    readers = Subscriber.objects.bulk_create(
+        Subscriber(email=f"r{n}@example.org", status="active", requested_at=now, confirmed_at=now)
+        for n in range(5003)
+    )
+    ids = deliveries_plan(day=date(2026, 11, 24), subscribers=readers[1:])
+    assert len(ids) == 5002
+    assert not Delivery.objects.filter(subscriber=readers[0]).exists()
