@@ -19,7 +19,7 @@ from django.core.mail.message import sanitize_address
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from digest.mime import message_bytes
+from digest.mime import DigestMessage, message_bytes
 
 
 class OutboxEmailBackend(BaseEmailBackend):
@@ -37,7 +37,7 @@ class OutboxEmailBackend(BaseEmailBackend):
                 continue
             stem = self._stem(message)
             # Unix line ends: the files are for reading in an editor or a mail client.
-            data = message_bytes(message.message(), linesep="\n")
+            data = _message_bytes(message, linesep="\n")
             (self.directory / f"{stem}.eml").write_bytes(data)
             html = _html_alternative(message)
             if html is not None:
@@ -50,6 +50,12 @@ class OutboxEmailBackend(BaseEmailBackend):
         recipient = re.sub(r"[^A-Za-z0-9@._-]", "_", message.to[0] if message.to else "message")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{recipient}-{get_random_string(6).lower()}"
+
+
+def _message_bytes(message: EmailMessage, *, linesep: str = "\r\n") -> bytes:
+    if isinstance(message, DigestMessage):
+        return message.as_bytes(linesep=linesep)  # no MIME tree for the digest's shape
+    return message_bytes(message.message(), linesep=linesep)
 
 
 def _html_alternative(message: EmailMessage) -> str | None:
@@ -93,7 +99,7 @@ class SMTPBackend(smtp.EmailBackend):
             for addr in email_message.recipients()
         ]
         from_email = _sanitized(email_message.from_email, encoding)
-        return Envelope(from_email, recipients, message_bytes(email_message.message()))
+        return Envelope(from_email, recipients, _message_bytes(email_message))
 
     def begin_sending(self, envelope: Envelope) -> SplitSendmail:
         """Start the message's SMTP transaction (see SplitSendmail). Call open() first; errors

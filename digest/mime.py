@@ -8,16 +8,20 @@ line. So the SMTP backend (`digest.mail_backends.SMTPBackend`) and the outbox us
 which Django has already RFC 2047-encoded, text parts as Django encoded them), folded at spaces,
 and the standard generator for anything else. `DigestMessage` builds the two text parts itself,
 for the same reason (Django's check of every line and its re-parsing of each part's
-Content-Type took another half millisecond).
+Content-Type took another half millisecond), and for the digest's shape its `as_bytes()` writes
+those same bytes straight from its fields, without a tree.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import Iterable
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.utils import formatdate, make_msgid
 from functools import lru_cache
+from typing import Any
 
 from anymail.message import AnymailMessage
 from django.conf import settings
@@ -49,9 +53,7 @@ def _flatten(message: Message, nl: str) -> str:
     if message.is_multipart():
         boundary = message.get_boundary()
         if not boundary:
-            # 128 random bits: no line of a body built before it was drawn can equal it, which
-            # is what the standard generator checks by scanning the body.
-            boundary = f"==============={secrets.token_hex(16)}=="
+            boundary = _new_boundary()
             message.set_boundary(boundary)
         parts = [_flatten(part, nl) for part in message.get_payload()]  # type: ignore[arg-type]
         body = f"--{boundary}{nl}" + f"{nl}--{boundary}{nl}".join(parts)
@@ -69,8 +71,7 @@ def _flatten(message: Message, nl: str) -> str:
         if not isinstance(payload, str):
             raise _Unsupported
         body = _newlines(payload, nl)
-    headers = "".join(_header(name, value, nl) for name, value in message.raw_items())
-    return headers + nl + body
+    return _headers(message.raw_items(), nl) + nl + body
 
 
 def _newlines(text: str, nl: str) -> str:
@@ -112,12 +113,35 @@ def _header(name: str, value: object, nl: str) -> str:
 class DigestMessage(AnymailMessage):
     """An AnymailMessage whose MIME tree (for SMTP and the outbox; provider APIs read the fields
     instead) is built without Django's per-part overhead when it has the digest's shape: a UTF-8
-    text body, one HTML alternative, no attachments, no Cc or Reply-To."""
+    text body, one HTML alternative, no attachments, no Cc or Reply-To. `as_bytes()` writes
+    that shape's bytes without building the tree at all."""
 
     def message(self) -> SafeMIMEMultipart:
-        encoding = self.encoding or settings.DEFAULT_CHARSET
+        parts = self._parts()
+        if parts is None:
+            return super().message()
+        msg = SafeMIMEMultipart(_subtype=self.alternative_subtype, encoding="utf-8")
+        for subtype, data in parts:
+            msg.attach(_text_part(data, subtype))
+        for name, value in self._header_items():
+            MIMEMultipart.__setitem__(msg, name, value)  # checked as Django checks them
+        return msg
+
+    def as_bytes(self, *, linesep: str = "\r\n") -> bytes:
+        """`message_bytes(self.message())`: the tree's two 20 KB text parts, held as
+        surrogate-escaped text for the generator, cost a tenth of a millisecond to build and
+        another to write back."""
+        parts = self._parts()
+        if parts is not None:
+            with contextlib.suppress(_Unsupported):
+                return self._write(parts, linesep)
+        return message_bytes(self.message(), linesep=linesep)
+
+    def _parts(self) -> list[tuple[str, bytes]] | None:
+        """The text and HTML parts' UTF-8 bytes, or None when the message is not the digest's
+        shape or a line needs quoted-printable (over 998 bytes): Django's own code then."""
         simple = (
-            encoding == "utf-8"
+            (self.encoding or settings.DEFAULT_CHARSET) == "utf-8"
             and self.content_subtype == "plain"
             and self.body
             and self.to
@@ -126,26 +150,79 @@ class DigestMessage(AnymailMessage):
             and not self.reply_to
             and [mimetype for _, mimetype in self.alternatives] == ["text/html"]
         )
-        body = _text_part(self.body, "plain") if simple else None
-        html = _text_part(str(self.alternatives[0].content), "html") if simple else None
-        if body is None or html is None:
-            return super().message()
-        msg = SafeMIMEMultipart(_subtype=self.alternative_subtype, encoding=encoding)
-        msg.attach(body)
-        msg.attach(html)
-        # The headers as Django's EmailMessage.message() sets them, in the same order.
-        MIMEMultipart.__setitem__(msg, "Subject", _encoded_subject(str(self.subject), encoding))
-        msg["From"] = self.extra_headers.get("From", self.from_email)
-        msg["To"] = self.extra_headers.get("To", ", ".join(str(address) for address in self.to))
+        if not simple:
+            return None
+        parts = [
+            ("plain", self.body.encode("utf-8", "surrogateescape")),
+            ("html", str(self.alternatives[0].content).encode("utf-8", "surrogateescape")),
+        ]
+        for _, data in parts:
+            if max(map(len, data.splitlines()), default=0) > RFC5322_EMAIL_LINE_LENGTH_LIMIT:
+                return None
+        return parts
+
+    def _header_items(self) -> list[tuple[str, str]]:
+        """The headers as Django's EmailMessage.message() sets them, in the same order, each
+        value as its check leaves it."""
+        items = [("Subject", _encoded_subject(str(self.subject), "utf-8"))]
+        values = [
+            ("From", self.extra_headers.get("From", self.from_email)),
+            ("To", self.extra_headers.get("To", ", ".join(str(address) for address in self.to))),
+        ]
         names = {name.lower() for name in self.extra_headers}
         if "date" not in names:
-            msg["Date"] = formatdate(localtime=settings.EMAIL_USE_LOCALTIME)
+            values.append(("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)))
         if "message-id" not in names:
-            msg["Message-ID"] = make_msgid(domain=DNS_NAME)
-        for name, value in self.extra_headers.items():
-            if name.lower() not in {"from", "to", "cc", "reply-to"}:
-                msg[name] = value
-        return msg
+            values.append(("Message-ID", make_msgid(domain=DNS_NAME)))
+        values += [
+            (name, value)
+            for name, value in self.extra_headers.items()
+            if name.lower() not in {"from", "to", "cc", "reply-to"}
+        ]
+        items += [forbid_multi_line_headers(name, value, "utf-8") for name, value in values]
+        return items
+
+    def _write(self, parts: list[tuple[str, bytes]], nl: str) -> bytes:
+        # What _flatten() writes for the tree message() builds, from the bytes themselves.
+        boundary = _new_boundary()
+        content_type = f'multipart/{self.alternative_subtype}; boundary="{boundary}"'
+        head = [("Content-Type", content_type), ("MIME-Version", "1.0"), *self._header_items()]
+        out: list[str | bytes] = [_headers(head, nl) + nl]
+        for subtype, data in parts:
+            out += [f"--{boundary}{nl}" + _headers(_part_headers(subtype, data), nl) + nl, data, nl]
+        out.append(f"--{boundary}--{nl}")
+        line_end = nl.encode()
+        return b"".join(
+            _newline_bytes(chunk, line_end) if isinstance(chunk, bytes) else chunk.encode("ascii")
+            for chunk in out
+        )
+
+
+def _new_boundary() -> str:
+    # 128 random bits: no line of a body built before it was drawn can equal it, which is what
+    # the standard generator checks by scanning the body.
+    return f"==============={secrets.token_hex(16)}=="
+
+
+def _headers(items: Iterable[tuple[str, Any]], nl: str) -> str:
+    return "".join(_header(name, value, nl) for name, value in items)
+
+
+def _newline_bytes(data: bytes, line_end: bytes) -> bytes:
+    """_newlines() on UTF-8 bytes (no multi-byte sequence contains CR or LF)."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data.replace(b"\n", line_end) if line_end != b"\n" else data
+
+
+def _part_headers(subtype: str, data: bytes) -> list[tuple[str, str]]:
+    """A text/<subtype> UTF-8 part's headers as Django's SafeMIMEText gives them (8bit, or
+    7bit when ASCII)."""
+    return [
+        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        ("MIME-Version", "1.0"),
+        ("Content-Transfer-Encoding", "7bit" if data.isascii() else "8bit"),
+    ]
 
 
 @lru_cache(maxsize=1024)
@@ -156,17 +233,10 @@ def _encoded_subject(subject: str, encoding: str) -> str:
     return str(forbid_multi_line_headers("Subject", subject, encoding)[1])
 
 
-def _text_part(text: str, subtype: str) -> Message | None:
-    """A text/<subtype> UTF-8 part with the headers and payload Django's SafeMIMEText gives it
-    (8bit, or 7bit when ASCII), or None when a line is too long for that (Django then uses
-    quoted-printable)."""
-    data = text.encode("utf-8", "surrogateescape")
-    if max(map(len, data.splitlines()), default=0) > RFC5322_EMAIL_LINE_LENGTH_LIMIT:
-        return None
+def _text_part(data: bytes, subtype: str) -> Message:
     part = Message()
-    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
-    part["MIME-Version"] = "1.0"
-    part["Content-Transfer-Encoding"] = "7bit" if data.isascii() else "8bit"
+    for name, value in _part_headers(subtype, data):
+        part[name] = value
     # Stored as the generator expects 8-bit text: the UTF-8 bytes, surrogate-escaped.
     part.set_payload(data.decode("ascii", "surrogateescape"))
     return part

@@ -139,16 +139,18 @@ def test_the_smtp_backend_delivers_the_message_over_smtp(snapshot_day, smtp_sink
         SMTPBackend(host="127.0.0.1", port=port, timeout=10).send_messages([message])
 
 
+FIXED_HEADERS = {
+    "Date": "Tue, 24 Nov 2026 06:00:00 -0000",
+    "Message-ID": "<digest.20261124.1@example.org>",
+    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+}
+
+
 def digest_and_django(subject: str, body: str, html: str, to: str = "b@example.org"):
     """The same message as a DigestMessage and as Django's own EmailMultiAlternatives."""
-    headers = {
-        "Date": "Tue, 24 Nov 2026 06:00:00 -0000",
-        "Message-ID": "<digest.20261124.1@example.org>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
     made = []
     for cls in (DigestMessage, EmailMultiAlternatives):
-        message = cls(subject, body, "Paper Digest <d@example.org>", [to], headers=headers)
+        message = cls(subject, body, "Paper Digest <d@example.org>", [to], headers=FIXED_HEADERS)
         message.attach_alternative(html, "text/html")
         mime = message.message()
         mime.set_boundary("===============1234567890==")
@@ -169,6 +171,44 @@ def test_the_digest_message_builds_the_tree_django_builds(subject, body, html, t
     for _ in range(2):  # the second time with the Subject's encoding remembered
         ours, django = digest_and_django(subject, body, html, to)
         assert ours == django
+
+
+def written_and_flattened(subject: str, body: str, html: str, to: str, linesep: str):
+    """A DigestMessage's as_bytes() and the bytes of its tree, with the same boundary."""
+    message = DigestMessage(
+        subject, body, "Paper Digest <d@example.org>", [to], headers=FIXED_HEADERS
+    )
+    message.attach_alternative(html, "text/html")
+    with mock.patch("digest.mime.secrets.token_hex", return_value="0123456789abcdef"):
+        written = message.as_bytes(linesep=linesep)
+        flattened = message_bytes(message.message(), linesep=linesep)
+    return written, flattened
+
+
+@pytest.mark.parametrize("linesep", ["\r\n", "\n"])
+@pytest.mark.parametrize(
+    "subject, body, html, to",
+    [
+        ("5 new papers on diffusion", "plain ASCII\n", "<p>ASCII</p>", "b@example.org"),
+        ("Ünïcode 🚀", "Grüße\r\nCRLF\rCR\u2028LS", "<p>…</p>\n" * 50, "Zoë <zoe@example.org>"),
+        ("a " * 60, "x" * 2000, "<p>" + "y" * 3000 + "</p>", "b@example.org"),  # QP parts
+        ("Empty HTML", "text", "", "b@exämple.org"),
+    ],
+)
+def test_the_digest_message_writes_the_bytes_of_its_tree(subject, body, html, to, linesep):
+    written, flattened = written_and_flattened(subject, body, html, to, linesep)
+    assert written == flattened
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    subject=st.text(min_size=1, max_size=100).filter(lambda s: "\n" not in s and "\r" not in s),
+    body=st.text(min_size=1, max_size=300),
+    html=st.text(max_size=300),
+)
+def test_any_digest_message_writes_the_bytes_of_its_tree(subject, body, html):
+    written, flattened = written_and_flattened(subject, body, html, "b@example.org", "\r\n")
+    assert written == flattened
 
 
 def test_a_to_header_of_its_own_is_kept_as_django_keeps_it():
