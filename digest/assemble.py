@@ -135,9 +135,9 @@ class DayRenderer:
             env.get_template("_highlight.html").render(text=text)
         ).strip()
         self._card_text = env.get_template("_card.txt")
-        # Per paper and section (HTML) or per paper and matched words (text): the parts around
-        # the reader's reason line, so a reader's card is a few string joins.
-        self._card_parts: dict[tuple[int, Section], tuple[str, str, str]] = {}
+        # Per paper (HTML) or per paper and matched words (text): the parts around the
+        # reader's reason line, so a reader's card is a few string joins.
+        self._card_parts: dict[int, tuple[str, str, str] | None] = {}
         self._snippets: dict[tuple[int, frozenset[str]], list[tuple[str, bool]]] = {}
         self._snippets_html: dict[tuple[int, frozenset[str]], str] = {}
         self._text_parts: dict[tuple[int, frozenset[str]], tuple[str, str]] = {}
@@ -195,8 +195,8 @@ class DayRenderer:
 
     def _card_shell(self, pick: Pick) -> tuple[str, str, str] | None:
         """The paper's card around the reason line and the snippet: premailer runs once per
-        paper and section a day, not once per reader's set of matched words."""
-        key = (pick.paper.pk, pick.section)
+        paper a day (the card is the same in either section), not once per reader."""
+        key = pick.paper.pk
         if key not in self._card_parts:
             fragment = self._card.render(
                 paper=pick.paper,
@@ -206,10 +206,12 @@ class DayRenderer:
             )
             shell = _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
             if shell.count(_marker("why")) != 1 or shell.count(_marker("snippet")) != 1:
-                return None  # the paper's own text contains a marker: no shortcut for it
-            head, _, rest = shell.partition(_marker("why"))
-            middle, _, tail = rest.partition(_marker("snippet"))
-            self._card_parts[key] = (head, middle, tail)
+                # The paper's own text contains a marker: no shortcut for it.
+                self._card_parts[key] = None
+            else:
+                head, _, rest = shell.partition(_marker("why"))
+                middle, _, tail = rest.partition(_marker("snippet"))
+                self._card_parts[key] = (head, middle, tail)
         return self._card_parts[key]
 
     def _snippet_html(self, pick: Pick) -> str:
