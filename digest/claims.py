@@ -59,13 +59,14 @@ def claim_row(row: Delivery) -> int | None:
 
 # The status condition is what makes a claim exactly once on every database; on PostgreSQL the
 # row is also locked with SKIP LOCKED, so a second worker holding the same batch passes over it
-# instead of waiting (SQLite serialises writers instead).
+# instead of waiting (SQLite serialises writers instead). The subscriber is looked up by primary
+# key alone: as an EXISTS beside a status test, PostgreSQL's planner, on statistics older than
+# the subscribers (a bulk import), scanned every active subscriber per claim instead.
 _CLAIM = """
 UPDATE {delivery} SET status = %s, claimed_at = %s, attempts = attempts + 1
-WHERE id = %s AND status = %s AND EXISTS (
-    SELECT 1 FROM {subscriber} WHERE {subscriber}.id = {delivery}.subscriber_id
-    AND {subscriber}.status = %s
-)"""
+WHERE id = %s AND status = %s
+AND (SELECT {subscriber}.status FROM {subscriber} WHERE {subscriber}.id = {delivery}.subscriber_id)
+    = %s"""
 _CLAIM_POSTGRESQL = _CLAIM.replace(
     "WHERE id = %s AND status = %s",
     "WHERE id = (SELECT id FROM {delivery} WHERE id = %s AND status = %s FOR UPDATE SKIP LOCKED)",

@@ -81,6 +81,11 @@ def _insert_rows(day: date, subscribers: QuerySet[Subscriber]) -> None:
     )
     with db_connection.cursor() as cursor:
         cursor.execute(sql, [*params, *chosen_params])
+        if cursor.rowcount and db_connection.vendor == "postgresql":
+            # The day's rows are new to the planner's statistics, which may still say that few
+            # rows are queued: it then finds a row by its status index rather than its key, a
+            # scan of every queued row for each claim and each batch's read.
+            cursor.execute(f"ANALYZE {Delivery._meta.db_table}")
 
 
 def deliveries_take_for_enqueue(

@@ -14,7 +14,9 @@ from typing import TypeVar
 
 import pytest
 from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
 
+from digest.claims import _CLAIM_POSTGRESQL
 from digest.delivery import deliveries_plan, deliveries_send, deliveries_take_for_enqueue
 from digest.models import Delivery
 from digest.planning import deliveries_plan_due
@@ -256,3 +258,18 @@ def test_a_row_locked_by_another_worker_is_passed_over_not_waited_for(send_to_si
         locked: Status.QUEUED,
         free: Status.SENT,
     }
+
+
+def test_after_planning_a_claim_finds_its_row_by_key_not_by_status(listing_day):
+    """A day's rows are new to PostgreSQL's statistics; the planner refreshes them, or a claim
+    (and a batch's read) would scan every queued row through the status index."""
+    make_subscribers(3000)
+    ids = deliveries_plan(day=listing_day)
+    sql = _CLAIM_POSTGRESQL.format(
+        delivery=Delivery._meta.db_table, subscriber=Subscriber._meta.db_table
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}", ["sending", timezone.now(), ids[-1], "queued", "active"])
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "delivery_status_day" not in plan and "subscriber_due" not in plan, plan
+    assert "digest_delivery_pkey" in plan and "subscriptions_subscriber_pkey" in plan, plan
