@@ -3,6 +3,7 @@ ADMINS is configured, an email (the admin dashboard shows the same warnings as a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 
@@ -21,7 +22,9 @@ def daily_health_report(*, now: datetime | None = None) -> list[HealthWarning]:
     warnings = todays_warnings(now=now)
     for warning in warnings:
         logger.error("%s: %s", warning.title, warning.detail)
-        key = f"health-mailed:{now.astimezone(UTC).date()}:{warning.title}"
+        # The title hashed: a key with spaces is not portable across cache backends (memcached).
+        title = hashlib.sha256(warning.title.encode()).hexdigest()[:16]
+        key = f"health-mailed:{now.astimezone(UTC).date()}:{title}"
         # cache.add is atomic: two beats or a retried task still send one email.
         if cache.add(key, True, timeout=36 * 3600):
             mail_admins(warning.title, warning.detail, fail_silently=True)

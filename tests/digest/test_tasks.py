@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 
 import pytest
@@ -53,6 +54,7 @@ def test_missing_fetch_and_send_are_logged_and_mailed_once(settings, mailoutbox,
     from datetime import UTC, datetime
 
     from django.core.cache import cache
+    from django.core.cache.backends.base import CacheKeyWarning
 
     from digest.health import daily_health_report
     from tests.factories import PaperFactory
@@ -63,7 +65,9 @@ def test_missing_fetch_and_send_are_logged_and_mailed_once(settings, mailoutbox,
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     PaperFactory(listed_on=now.date())  # listed (say, by hand), but no fetch run and no send
     SubscriberFactory(delivery_hour=7, timezone="UTC")
-    titles = [w.title for w in daily_health_report(now=now)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)  # keys any cache backend takes
+        titles = [w.title for w in daily_health_report(now=now)]
     assert titles == ["Today's fetch did not happen", "Today's send did not happen"]
     assert len(mailoutbox) == 2 and all(m.to == ["ops@example.org"] for m in mailoutbox)
     assert any(
