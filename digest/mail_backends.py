@@ -66,8 +66,8 @@ def _html_alternative(message: EmailMessage) -> str | None:
 
 
 class SMTPBackend(smtp.EmailBackend):
-    """Django's SMTP backend, writing each message with `digest.mime.message_bytes` (the same
-    bytes, a millisecond sooner) and, for the batch sender, sending it in parts (SplitSendmail).
+    """Django's SMTP backend, writing each message with `digest.mime`'s writer (the same bytes,
+    a millisecond sooner) and, for the batch sender, sending it in parts (SplitSendmail).
     Set EMAIL_BACKEND to this for an SMTP relay."""
 
     def _send(self, email_message: EmailMessage) -> bool:

@@ -146,6 +146,20 @@ FIXED_HEADERS = {
 }
 
 
+# Digest-shaped messages: (subject, body, html, to).
+DIGEST_CASES = [
+    ("5 new papers on diffusion", "plain ASCII\n", "<p>ASCII</p>", "b@example.org"),
+    ("Ünïcode 🚀", "Grüße\r\nCRLF\rCR\u2028LS", "<p>…</p>\n" * 50, "Zoë <zoe@example.org>"),
+    ("a " * 60, "x" * 2000, "<p>" + "y" * 3000 + "</p>", "b@example.org"),  # QP parts
+    ("Empty HTML", "text", "", "b@exämple.org"),
+]
+DIGEST_TEXTS = {
+    "subject": st.text(min_size=1, max_size=100).filter(lambda s: "\n" not in s and "\r" not in s),
+    "body": st.text(min_size=1, max_size=300),
+    "html": st.text(max_size=300),
+}
+
+
 def digest_and_django(subject: str, body: str, html: str, to: str = "b@example.org"):
     """The same message as a DigestMessage and as Django's own EmailMultiAlternatives."""
     made = []
@@ -160,12 +174,7 @@ def digest_and_django(subject: str, body: str, html: str, to: str = "b@example.o
 
 @pytest.mark.parametrize(
     "subject, body, html, to",
-    [
-        ("5 new papers on diffusion", "plain ASCII\n", "<p>ASCII</p>", "b@example.org"),
-        ("Ünïcode 🚀", "Grüße\r\nCRLF\rCR\u2028LS", "<p>…</p>\n" * 50, "Zoë <zoe@example.org>"),
-        ("a " * 60, "x" * 2000, "<p>" + "y" * 3000 + "</p>", "b@example.org"),  # QP parts
-        ("Empty HTML", "text", "", "b@exämple.org"),
-    ],
+    DIGEST_CASES,
 )
 def test_the_digest_message_builds_the_tree_django_builds(subject, body, html, to):
     for _ in range(2):  # the second time with the Subject's encoding remembered
@@ -188,12 +197,7 @@ def written_and_flattened(subject: str, body: str, html: str, to: str, linesep: 
 @pytest.mark.parametrize("linesep", ["\r\n", "\n"])
 @pytest.mark.parametrize(
     "subject, body, html, to",
-    [
-        ("5 new papers on diffusion", "plain ASCII\n", "<p>ASCII</p>", "b@example.org"),
-        ("Ünïcode 🚀", "Grüße\r\nCRLF\rCR\u2028LS", "<p>…</p>\n" * 50, "Zoë <zoe@example.org>"),
-        ("a " * 60, "x" * 2000, "<p>" + "y" * 3000 + "</p>", "b@example.org"),  # QP parts
-        ("Empty HTML", "text", "", "b@exämple.org"),
-    ],
+    DIGEST_CASES,
 )
 def test_the_digest_message_writes_the_bytes_of_its_tree(subject, body, html, to, linesep):
     written, flattened = written_and_flattened(subject, body, html, to, linesep)
@@ -201,11 +205,7 @@ def test_the_digest_message_writes_the_bytes_of_its_tree(subject, body, html, to
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    subject=st.text(min_size=1, max_size=100).filter(lambda s: "\n" not in s and "\r" not in s),
-    body=st.text(min_size=1, max_size=300),
-    html=st.text(max_size=300),
-)
+@given(**DIGEST_TEXTS)
 def test_any_digest_message_writes_the_bytes_of_its_tree(subject, body, html):
     written, flattened = written_and_flattened(subject, body, html, "b@example.org", "\r\n")
     assert written == flattened
@@ -223,11 +223,7 @@ def test_a_to_header_of_its_own_is_kept_as_django_keeps_it():
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    subject=st.text(min_size=1, max_size=100).filter(lambda s: "\n" not in s and "\r" not in s),
-    body=st.text(min_size=1, max_size=300),
-    html=st.text(max_size=300),
-)
+@given(**DIGEST_TEXTS)
 def test_any_digest_message_is_the_tree_django_builds(subject, body, html):
     ours, django = digest_and_django(subject, body, html)
     assert ours == django
