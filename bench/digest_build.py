@@ -55,7 +55,7 @@ TOPICS = [
 
 
 def make_papers(count: int) -> None:
-    from digest.ingest import papers_upsert
+    from digest.papers.ingest import papers_upsert
     from digest.sources.records import PaperRecord
 
     items = json.loads((ROOT / "digest" / "data" / "daily_papers.json").read_text())

@@ -69,7 +69,7 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from digest.fetching import listing_fetch
+    from digest.papers.fetching import listing_fetch
 
     server = serve(synthetic_items(args.papers))
     settings.HF_PAPERS_URL = f"http://127.0.0.1:{server.server_port}/api/daily_papers"

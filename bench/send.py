@@ -217,7 +217,7 @@ def main() -> int:
 
     from digest.build import DayBuilder, digest_message
     from digest.delivery import SendReport, deliveries_plan
-    from digest.ingest import papers_upsert
+    from digest.papers.ingest import papers_upsert
     from digest.sources.snapshot import load_snapshot
     from subscriptions.models import Subscriber
 

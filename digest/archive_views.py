@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET
 from digest.assemble import DayRenderer
 from digest.build import subscriber_links
 from digest.models import Delivery, Paper
+from digest.papers.selectors import trending_papers
 from digest.selection import DigestContent, Pick, Reason, Section
-from digest.selectors import trending_papers
 from subscriptions.tokens import Purpose, TokenError, read_token
 
 

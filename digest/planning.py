@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from digest.delivery import deliveries_plan
 from digest.models import Delivery
-from digest.selectors import latest_listing_day
+from digest.papers.selectors import latest_listing_day
 from subscriptions.models import Subscriber
 
 # A weekly digest whose day is within this many days of an earlier one is the same week's.

@@ -18,7 +18,7 @@ from enum import StrEnum
 from django.conf import settings
 
 from digest.models import Delivery, Paper
-from digest.selectors import papers_listed
+from digest.papers.selectors import papers_listed
 from digest.topics import Match, PaperIndex, PaperText, QueryError
 from subscriptions.models import Subscriber, Topic
 

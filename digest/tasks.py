@@ -21,8 +21,8 @@ from digest.delivery import (
     deliveries_send,
     deliveries_take_for_enqueue,
 )
-from digest.fetching import listing_fetch, trending_refresh
 from digest.health import daily_health_report
+from digest.papers.fetching import listing_fetch, trending_refresh
 from digest.planning import deliveries_plan_due
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from digest.celery import app as celery_app
 from digest.models import Paper
-from digest.selectors import latest_listing_day, trending_papers
+from digest.papers.selectors import latest_listing_day, trending_papers
 
 log = logging.getLogger(__name__)
 HOME_PAPERS = 30

@@ -12,7 +12,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
-from digest.selectors import latest_listing_day
+from digest.papers.selectors import latest_listing_day
 from subscriptions.importing import spreadsheet_safe
 from subscriptions.models import Subscriber, Suppression
 from subscriptions.services import SubscriberStateError, email_hash, is_suppressed

@@ -9,7 +9,7 @@ from functools import lru_cache
 from django.db.models import Count, Max
 
 from digest.models import Paper
-from digest.selectors import latest_listing_day, papers_listed
+from digest.papers.selectors import latest_listing_day, papers_listed
 from digest.topics import PaperIndex, PaperText, highlight
 from digest.topics import validate as topic_error
 

@@ -27,11 +27,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 
-from digest import curation
 from digest.admin.badges import badges, curation_state
 from digest.admin.filters import CategoryFilter, CurationStateFilter, SourceFilter
 from digest.admin.today import today_view
 from digest.models import CurationChange, Paper
+from digest.papers import curation
 
 # URL name -> (service, past tense for the message). The row buttons and Today's digest post here.
 CURATION_ACTIONS: dict[str, tuple[Callable[..., Paper], str]] = {

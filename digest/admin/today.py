@@ -11,9 +11,9 @@ from django.template.response import TemplateResponse
 
 from digest import dashboard
 from digest.admin.badges import curation_state
-from digest.curation import next_pin_order
 from digest.models import Paper
-from digest.selectors import latest_listing_day, trending_papers
+from digest.papers.curation import next_pin_order
+from digest.papers.selectors import latest_listing_day, trending_papers
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin

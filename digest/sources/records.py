@@ -1,4 +1,4 @@
-"""The plain record every listing source produces and `digest.ingest` consumes."""
+"""The plain record every listing source produces and `digest.papers.ingest` consumes."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from digest.ingest import papers_upsert
 from digest.models import Delivery, FetchRun, Paper
-from digest.selectors import trending_papers
+from digest.papers.ingest import papers_upsert
+from digest.papers.selectors import trending_papers
 from digest.sources.snapshot import load_snapshot
 from subscriptions.models import Subscriber
 from tests.factories import DeliveryFactory, SubscriberFactory

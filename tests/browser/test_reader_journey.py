@@ -12,7 +12,7 @@ from django.core import mail
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
-from digest.ingest import papers_upsert
+from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, make_token

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from digest.ingest import papers_upsert
+from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
 
 DAY = date(2026, 11, 24)  # a Tuesday

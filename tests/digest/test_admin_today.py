@@ -56,7 +56,7 @@ def test_shows_the_trending_order_candidates_and_hidden(admin_client, day_listin
 
 
 def test_the_page_follows_the_selector_the_digest_uses(admin_client, day_listing):
-    from digest.selectors import trending_papers
+    from digest.papers.selectors import trending_papers
 
     html = admin_client.get(TODAY).content.decode()
     assert order_in(html, "ax-trending") == [p.arxiv_id for p in trending_papers(day=DAY, limit=3)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from digest.curation import (
+from digest.models import CurationChange, Paper
+from digest.papers.curation import (
     paper_curate,
     paper_feature,
     paper_hide,
@@ -15,7 +16,6 @@ from digest.curation import (
     paper_unhide,
     paper_unpin,
 )
-from digest.models import CurationChange, Paper
 from tests.factories import PaperFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from digest.fetching import trending_refresh
 from digest.models import FetchRun, Paper
+from digest.papers.fetching import trending_refresh
 
 from .sources.conftest import fixture_bytes, fixture_json
 

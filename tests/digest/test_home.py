@@ -80,7 +80,7 @@ def test_healthz_names_a_failed_database(client, monkeypatch):
 
 @pytest.mark.django_db
 def test_home_list_follows_fetches_and_curation_at_once(client):
-    from digest.curation import paper_hide
+    from digest.papers.curation import paper_hide
     from tests.factories import PaperFactory
 
     first = PaperFactory(title="First listed paper", upvotes=5)

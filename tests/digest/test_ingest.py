@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from digest.ingest import papers_upsert
 from digest.models import Paper
+from digest.papers.ingest import papers_upsert
 from digest.sources.records import PaperRecord
 
 pytestmark = pytest.mark.django_db

@@ -37,8 +37,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from digest.ingest import papers_upsert
 from digest.models import Delivery
+from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
 from subscriptions.models import Subscriber
 from tests.services import free_port, unavailable, wait_for

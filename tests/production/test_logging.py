@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from digest.fetching import listing_fetch
 from digest.logging import log_context
+from digest.papers.fetching import listing_fetch
 from digest.sources.http import FetchError
 
 

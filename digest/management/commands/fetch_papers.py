@@ -9,8 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from digest.fetching import SOURCES, listing_fetch
 from digest.models import FetchRun
+from digest.papers.fetching import SOURCES, listing_fetch
 
 
 def parse_day(value: str | None) -> date:

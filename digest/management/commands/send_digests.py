@@ -14,7 +14,7 @@ from digest.build import DayBuilder
 from digest.delivery import SendReport, deliveries_expire_sending, deliveries_plan, deliveries_send
 from digest.management.commands.fetch_papers import parse_day
 from digest.models import Delivery
-from digest.selectors import latest_listing_day
+from digest.papers.selectors import latest_listing_day
 from digest.tasks import batches, enqueue_batches
 from subscriptions.models import Subscriber
 

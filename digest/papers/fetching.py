@@ -13,9 +13,9 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from digest.ingest import IngestResult, fetch_run_finish, fetch_run_start, papers_upsert
 from digest.logging import log_context
 from digest.models import FetchRun, Paper
+from digest.papers.ingest import IngestResult, fetch_run_finish, fetch_run_start, papers_upsert
 from digest.sources.http import FetchError
 from digest.sources.records import Listing
 
