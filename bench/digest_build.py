@@ -107,8 +107,8 @@ def build_slice(ids: list[int], batch: int) -> dict[str, object]:
     from django.db.models import Prefetch
     from django.test.utils import CaptureQueriesContext
 
-    from digest.build import DayBuilder
-    from digest.selection import sent_papers_by_subscriber
+    from digest.composing.build import DayBuilder
+    from digest.composing.selection import sent_papers_by_subscriber
     from subscriptions.models import Subscriber, Topic
 
     builder = DayBuilder(DAY)

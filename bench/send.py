@@ -215,7 +215,7 @@ def main() -> int:
     setup()
     from django.db import connections
 
-    from digest.build import DayBuilder, digest_message
+    from digest.composing.build import DayBuilder, digest_message
     from digest.delivery import SendReport, deliveries_plan
     from digest.papers.ingest import papers_upsert
     from digest.sources.snapshot import load_snapshot

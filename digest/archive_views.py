@@ -9,11 +9,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from digest.assemble import DayRenderer
-from digest.build import subscriber_links
+from digest.composing.assemble import DayRenderer
+from digest.composing.build import subscriber_links
+from digest.composing.selection import DigestContent, Pick, Reason, Section
 from digest.models import Delivery, Paper
 from digest.papers.selectors import trending_papers
-from digest.selection import DigestContent, Pick, Reason, Section
 from subscriptions.tokens import Purpose, TokenError, read_token
 
 

@@ -21,9 +21,9 @@ from django.db import connection as db_connection
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
-from digest.build import DayBuilder
+from digest.composing.build import DayBuilder
+from digest.composing.selection import TOPIC_WINDOW_DAYS
 from digest.models import Delivery, Paper
-from digest.selection import TOPIC_WINDOW_DAYS
 from digest.send_rate import send_rate_limiter
 from digest.sender import BatchSender, SendReport
 from subscriptions.models import Subscriber

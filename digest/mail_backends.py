@@ -19,7 +19,7 @@ from django.core.mail.message import sanitize_address
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from digest.mime import DigestMessage, message_bytes
+from digest.composing.mime import DigestMessage, message_bytes
 
 
 class OutboxEmailBackend(BaseEmailBackend):
@@ -66,7 +66,7 @@ def _html_alternative(message: EmailMessage) -> str | None:
 
 
 class SMTPBackend(smtp.EmailBackend):
-    """Django's SMTP backend, writing each message with `digest.mime`'s writer (the same bytes,
+    """Django's SMTP backend, writing each message with `digest.composing.mime`'s writer (the same bytes,
     a millisecond sooner) and, for the batch sender, sending it in parts (SplitSendmail).
     Set EMAIL_BACKEND to this for an SMTP relay."""
 

@@ -24,13 +24,17 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from digest.build import DayBuilder, digest_message, subscriber_links
 from digest.claims import SUPPRESSED, RowUpdate, claim_row, requeue_row, row_update, run_update
+from digest.composing.build import DayBuilder, digest_message, subscriber_links
+from digest.composing.render import RenderedEmail
+from digest.composing.selection import (
+    DigestContent,
+    sent_papers_by_subscriber,
+    topics_by_subscriber,
+)
 from digest.logging import log_context
 from digest.mail_backends import Envelope, SMTPBackend
 from digest.models import Delivery
-from digest.render import RenderedEmail
-from digest.selection import DigestContent, sent_papers_by_subscriber, topics_by_subscriber
 from digest.send_rate import SendRateLimiter
 from digest.sending_errors import SendOutcome, send_error_outcome, send_error_text
 

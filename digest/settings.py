@@ -72,7 +72,7 @@ WSGI_APPLICATION = "digest.wsgi.application"
 
 TEMPLATES = [
     {
-        # Web pages: Django templates under templates/web/. Emails use Jinja2 (digest/render.py).
+        # Web pages: Django templates under templates/web/. Emails use Jinja2 (digest/composing/render.py).
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,

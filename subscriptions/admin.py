@@ -232,7 +232,9 @@ class SubscriberAdmin(admin.ModelAdmin):
         here = reverse("admin:subscriptions_subscriber_preview", args=[subscriber.pk])
         if request.method == "POST":
             return self._send_test(request, subscriber, day, here)
-        from digest.build import digest_preview  # loads the email templates; only needed here
+        from digest.composing.build import (
+            digest_preview,  # loads the email templates; only needed here
+        )
 
         rendered = digest_preview(subscriber=subscriber, day=day) if day else None
         context = {

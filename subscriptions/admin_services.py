@@ -137,7 +137,7 @@ def subscriber_digest_day(
 def digest_send_test(*, subscriber: Subscriber, day: dt.date, to: str) -> bool:
     """Send `subscriber`'s digest of `day` to `to` (an editor), marked as a test. Returns False
     when there is nothing to send that day."""
-    from digest.build import digest_preview, public_links  # loads the Jinja2 environment
+    from digest.composing.build import digest_preview, public_links  # loads the Jinja2 environment
 
     # The editor's copy must not carry the subscriber's own manage and unsubscribe links: a
     # click (or a forwarded copy) would act on the subscriber's subscription.

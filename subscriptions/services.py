@@ -14,7 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from digest.render import render_email
+from digest.composing.render import render_email
 from subscriptions.models import Subscriber, Suppression, Topic
 from subscriptions.tokens import Purpose, make_token
 

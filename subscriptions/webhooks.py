@@ -91,7 +91,7 @@ def _event_id(event: AnymailTrackingEvent, esp_name: str) -> str:
 
 
 def _delivery_of(event: AnymailTrackingEvent) -> Delivery | None:
-    # Every digest carries metadata={"delivery_id": ...} (digest.build.digest_message).
+    # Every digest carries metadata={"delivery_id": ...} (digest.composing.build.digest_message).
     raw = (event.metadata or {}).get("delivery_id")
     try:
         delivery_id = int(str(raw))

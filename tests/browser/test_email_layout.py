@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from digest.build import DayBuilder
+from digest.composing.build import DayBuilder
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]

@@ -203,7 +203,7 @@ def test_smtp_refusal_marks_rejected(settings, snapshot_day, monkeypatch):
 
 def test_build_error_fails_one_row_not_the_batch(anymail_test, snapshot_day, monkeypatch):
     first, second = SubscriberFactory.create_batch(2)
-    from digest import build
+    from digest.composing import build
 
     original = build.DayBuilder.select
 

@@ -15,9 +15,9 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.build import DayBuilder, digest_message
+from digest.composing.build import DayBuilder, digest_message
+from digest.composing.mime import DigestMessage, message_bytes
 from digest.mail_backends import _PLAIN_ADDRESS, SMTPBackend
-from digest.mime import DigestMessage, message_bytes
 from tests.factories import SubscriberFactory
 
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
@@ -188,7 +188,7 @@ def written_and_flattened(subject: str, body: str, html: str, to: str, linesep: 
         subject, body, "Paper Digest <d@example.org>", [to], headers=FIXED_HEADERS
     )
     message.attach_alternative(html, "text/html")
-    with mock.patch("digest.mime.secrets.token_hex", return_value="0123456789abcdef"):
+    with mock.patch("digest.composing.mime.secrets.token_hex", return_value="0123456789abcdef"):
         written = message.as_bytes(linesep=linesep)
         flattened = message_bytes(message.message(), linesep=linesep)
     return written, flattened

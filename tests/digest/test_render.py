@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from digest.build import DayBuilder, digest_message
-from digest.render import render_email
+from digest.composing.build import DayBuilder, digest_message
+from digest.composing.render import render_email
 from subscriptions.models import Subscriber, Topic
 from tests.factories import PaperFactory
 

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from digest.build import DayBuilder
+from digest.composing.build import DayBuilder
+from digest.composing.selection import DayContext, digest_select, topics_by_subscriber
 from digest.models import Delivery
-from digest.selection import DayContext, digest_select, topics_by_subscriber
 from subscriptions.models import Subscriber
 from tests.factories import DeliveryFactory, PaperFactory, SubscriberFactory
 
@@ -170,7 +170,7 @@ def test_identical_queries_are_evaluated_once():
 def test_topic_ranking_equals_brute_force_over_all_matches():
     import random
 
-    from digest.selection import top_by_total
+    from digest.composing.selection import top_by_total
 
     rng = random.Random(3)
     vocabulary = ["diffusion", "graph", "transformer", "survey", "robot", "speech", "vision"]

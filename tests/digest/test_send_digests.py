@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
-from digest import build
+from digest.composing import build
 from digest.models import Delivery
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest.build import digest_preview_content
+from digest.composing.build import digest_preview_content
 from digest.management.commands.fetch_papers import parse_day
 from digest.papers.selectors import latest_listing_day
 from subscriptions.models import Subscriber

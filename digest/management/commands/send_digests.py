@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Count
 
-from digest.build import DayBuilder
+from digest.composing.build import DayBuilder
 from digest.delivery import SendReport, deliveries_expire_sending, deliveries_plan, deliveries_send
 from digest.management.commands.fetch_papers import parse_day
 from digest.models import Delivery

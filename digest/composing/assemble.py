@@ -16,9 +16,15 @@ from datetime import date
 
 from markupsafe import Markup
 
+from digest.composing.render import (
+    RenderedEmail,
+    environment,
+    fold_header,
+    inline_css,
+    inline_fragment,
+)
+from digest.composing.selection import DigestContent, Pick, Section
 from digest.models import Paper
-from digest.render import RenderedEmail, environment, fold_header, inline_css, inline_fragment
-from digest.selection import DigestContent, Pick, Section
 from digest.topics import highlight
 
 SNIPPET_CHARS = 320

@@ -10,10 +10,15 @@ from functools import lru_cache
 from django.conf import settings
 from django.urls import reverse
 
-from digest.assemble import DayRenderer, Links
-from digest.mime import DigestMessage
-from digest.render import RenderedEmail, render_email
-from digest.selection import DayContext, DigestContent, digest_select, sent_papers_by_subscriber
+from digest.composing.assemble import DayRenderer, Links
+from digest.composing.mime import DigestMessage
+from digest.composing.render import RenderedEmail, render_email
+from digest.composing.selection import (
+    DayContext,
+    DigestContent,
+    digest_select,
+    sent_papers_by_subscriber,
+)
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, make_token
 
