@@ -153,7 +153,7 @@ def send_chunks(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from digest.delivery import SendReport, deliveries_send
+    from digest.delivery.batch import SendReport, deliveries_send
 
     report = SendReport()
     queries: list[int] = []
@@ -207,7 +207,7 @@ def main() -> int:
     ready.wait(30)
 
     os.environ.update(
-        EMAIL_BACKEND="digest.mail_backends.SMTPBackend",
+        EMAIL_BACKEND="digest.delivery.mail_backends.SMTPBackend",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(port),
         SITE_URL="https://digest.example.org",
@@ -216,7 +216,7 @@ def main() -> int:
     from django.db import connections
 
     from digest.composing.build import DayBuilder, digest_message
-    from digest.delivery import SendReport, deliveries_plan
+    from digest.delivery.batch import SendReport, deliveries_plan
     from digest.papers.ingest import papers_upsert
     from digest.sources.snapshot import load_snapshot
     from subscriptions.models import Subscriber

@@ -72,7 +72,8 @@ WSGI_APPLICATION = "digest.wsgi.application"
 
 TEMPLATES = [
     {
-        # Web pages: Django templates under templates/web/. Emails use Jinja2 (digest/composing/render.py).
+        # Web pages: Django templates under templates/web/.
+        # Emails use Jinja2 (digest/composing/render.py).
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
@@ -172,7 +173,7 @@ SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] if not REDIS_URL else []
 
 # --- Email -------------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/topics/email/ and https://anymail.dev/
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="digest.mail_backends.OutboxEmailBackend")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="digest.delivery.mail_backends.OutboxEmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "outbox"))
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

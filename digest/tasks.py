@@ -15,15 +15,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from digest.delivery import (
+from digest.delivery.batch import (
     deliveries_expire_sending,
     deliveries_mark_enqueued,
     deliveries_send,
     deliveries_take_for_enqueue,
 )
+from digest.delivery.planning import deliveries_plan_due
 from digest.health import daily_health_report
 from digest.papers.fetching import listing_fetch, trending_refresh
-from digest.planning import deliveries_plan_due
 
 logger = logging.getLogger(__name__)
 

@@ -16,5 +16,5 @@ def _outbox_in_tmp(settings, tmp_path):
 @pytest.fixture
 def file_outbox(settings, tmp_path):
     """The project's default backend (pytest-django swaps in locmem): .eml + .html files."""
-    settings.EMAIL_BACKEND = "digest.mail_backends.OutboxEmailBackend"
+    settings.EMAIL_BACKEND = "digest.delivery.mail_backends.OutboxEmailBackend"
     return tmp_path / "outbox"

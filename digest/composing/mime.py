@@ -3,7 +3,7 @@
 A day's send makes one 27 KB message per reader. Python's email generator spends over a
 millisecond on one: every header goes through `email.header` folding, a missing multipart
 boundary is chosen by scanning the whole body with a regex, and the body is written line by
-line. So the SMTP backend (`digest.mail_backends.SMTPBackend`) and the outbox use
+line. So the SMTP backend (`digest.delivery.mail_backends.SMTPBackend`) and the outbox use
 `message_bytes`: the same bytes as `as_bytes()` for what Django builds (ASCII header values,
 which Django has already RFC 2047-encoded, text parts as Django encoded them), folded at spaces,
 and the standard generator for anything else. `DigestMessage` builds the two text parts itself,

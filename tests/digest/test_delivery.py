@@ -14,9 +14,9 @@ from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused, Anymai
 from django.core import mail
 from django.utils import timezone
 
-from digest.delivery import deliveries_plan, deliveries_send, deliveries_take_for_enqueue
+from digest.delivery.batch import deliveries_plan, deliveries_send, deliveries_take_for_enqueue
+from digest.delivery.sending_errors import SendOutcome, send_error_outcome
 from digest.models import Delivery
-from digest.sending_errors import SendOutcome, send_error_outcome
 from digest.tasks import retry_countdown, send_batch
 from subscriptions.models import Subscriber
 from tests.factories import SubscriberFactory
@@ -269,7 +269,7 @@ def test_send_rate_wait_does_not_hold_back_the_last_mark(anymail_test, snapshot_
     settings.SEND_RATE_PER_SECOND = 20.0
     settings.REDIS_URL = ""
     SubscriberFactory.create_batch(3)
-    from digest import send_rate
+    from digest.delivery import send_rate
 
     seen: list[list[str]] = []
     original = send_rate.SendRateLimiter.wait
@@ -287,7 +287,7 @@ def test_send_rate_wait_does_not_hold_back_the_last_mark(anymail_test, snapshot_
 
 
 def test_a_failed_claim_keeps_the_previous_rows_outcome(anymail_test, snapshot_day, monkeypatch):
-    from digest import sender
+    from digest.delivery import sender
 
     first, second = SubscriberFactory.create_batch(2)
     ids = deliveries_plan(day=snapshot_day)

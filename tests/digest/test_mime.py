@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from digest.composing.build import DayBuilder, digest_message
 from digest.composing.mime import DigestMessage, message_bytes
-from digest.mail_backends import _PLAIN_ADDRESS, SMTPBackend
+from digest.delivery.mail_backends import _PLAIN_ADDRESS, SMTPBackend
 from tests.factories import SubscriberFactory
 
 _FOLD = re.compile(rb"\r\n(?=[ \t])")

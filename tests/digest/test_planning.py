@@ -9,9 +9,9 @@ import pytest
 import time_machine
 from django.core import mail
 
-from digest.delivery import deliveries_plan
+from digest.delivery.batch import deliveries_plan
+from digest.delivery.planning import deliveries_plan_due, subscribers_due
 from digest.models import Delivery
-from digest.planning import deliveries_plan_due, subscribers_due
 from digest.tasks import plan_deliveries
 from subscriptions.models import Subscriber
 from tests.factories import PaperFactory, SubscriberFactory

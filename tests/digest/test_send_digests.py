@@ -111,7 +111,7 @@ def test_no_mailto_unless_inbound_is_wired(settings, file_outbox, snapshot_day):
 
 
 def test_unsubscribed_after_planning_is_suppressed(settings, file_outbox, snapshot_day):
-    from digest.delivery import deliveries_plan, deliveries_send
+    from digest.delivery.batch import deliveries_plan, deliveries_send
 
     subscriber = SubscriberFactory()
     ids = deliveries_plan(day=snapshot_day)
@@ -123,7 +123,7 @@ def test_unsubscribed_after_planning_is_suppressed(settings, file_outbox, snapsh
 
 
 def test_a_row_already_sending_is_never_sent_again(settings, file_outbox, snapshot_day):
-    from digest.delivery import deliveries_expire_sending, deliveries_send
+    from digest.delivery.batch import deliveries_expire_sending, deliveries_send
 
     delivery = DeliveryFactory(digest_date=snapshot_day, status=Delivery.Status.SENDING)
     assert deliveries_send(delivery_ids=[delivery.pk]).counts["skipped"] == 1

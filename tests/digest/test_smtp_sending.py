@@ -12,9 +12,9 @@ import pytest
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
-from digest import sender
-from digest.delivery import deliveries_plan, deliveries_send
-from digest.mail_backends import SplitSendmail
+from digest.delivery import sender
+from digest.delivery.batch import deliveries_plan, deliveries_send
+from digest.delivery.mail_backends import SplitSendmail
 from digest.models import Delivery
 from subscriptions.models import Subscriber
 from tests.factories import SubscriberFactory
@@ -25,7 +25,7 @@ Status = Delivery.Status
 @pytest.fixture
 def relay(settings, smtp_sink):
     handler, port = smtp_sink
-    settings.EMAIL_BACKEND = "digest.mail_backends.SMTPBackend"
+    settings.EMAIL_BACKEND = "digest.delivery.mail_backends.SMTPBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = port
     return handler

@@ -252,7 +252,7 @@ def worker(
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": redis_server.url,
         "REDIS_URL": redis_server.url,
-        "EMAIL_BACKEND": "digest.mail_backends.SMTPBackend",
+        "EMAIL_BACKEND": "digest.delivery.mail_backends.SMTPBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_sink.port),
         "EMAIL_TIMEOUT": "10",

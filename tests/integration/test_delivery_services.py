@@ -16,10 +16,10 @@ import pytest
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from digest.claims import _CLAIM_POSTGRESQL
-from digest.delivery import deliveries_plan, deliveries_send, deliveries_take_for_enqueue
+from digest.delivery.batch import deliveries_plan, deliveries_send, deliveries_take_for_enqueue
+from digest.delivery.claims import _CLAIM_POSTGRESQL
+from digest.delivery.planning import deliveries_plan_due
 from digest.models import Delivery
-from digest.planning import deliveries_plan_due
 from subscriptions.models import Subscriber
 from subscriptions.services import subscriber_unsubscribe
 from tests.integration.conftest import (
@@ -181,7 +181,7 @@ def at_once(work: Callable[[], T], *, threads: int = 2, timeout: float = 120) ->
 @pytest.fixture
 def send_to_sink(smtp_sink, settings):
     """In-process sends (deliveries_send) go to the SMTP sink."""
-    settings.EMAIL_BACKEND = "digest.mail_backends.SMTPBackend"
+    settings.EMAIL_BACKEND = "digest.delivery.mail_backends.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
     return smtp_sink
 

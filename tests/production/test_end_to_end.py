@@ -275,7 +275,7 @@ def test_signup_confirm_fetch_plan_and_digest(
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=redis_url,
         REDIS_URL=redis_url,
-        EMAIL_BACKEND="digest.mail_backends.SMTPBackend",
+        EMAIL_BACKEND="digest.delivery.mail_backends.SMTPBackend",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(smtp_port),
         ARXIV_REQUEST_INTERVAL="0",

@@ -11,7 +11,12 @@ from django.db import transaction
 from django.db.models import Count
 
 from digest.composing.build import DayBuilder
-from digest.delivery import SendReport, deliveries_expire_sending, deliveries_plan, deliveries_send
+from digest.delivery.batch import (
+    SendReport,
+    deliveries_expire_sending,
+    deliveries_plan,
+    deliveries_send,
+)
 from digest.management.commands.fetch_papers import parse_day
 from digest.models import Delivery
 from digest.papers.selectors import latest_listing_day

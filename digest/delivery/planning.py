@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from digest.delivery import deliveries_plan
+from digest.delivery.batch import deliveries_plan
 from digest.models import Delivery
 from digest.papers.selectors import latest_listing_day
 from subscriptions.models import Subscriber

@@ -24,7 +24,6 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from digest.claims import SUPPRESSED, RowUpdate, claim_row, requeue_row, row_update, run_update
 from digest.composing.build import DayBuilder, digest_message, subscriber_links
 from digest.composing.render import RenderedEmail
 from digest.composing.selection import (
@@ -32,11 +31,19 @@ from digest.composing.selection import (
     sent_papers_by_subscriber,
     topics_by_subscriber,
 )
+from digest.delivery.claims import (
+    SUPPRESSED,
+    RowUpdate,
+    claim_row,
+    requeue_row,
+    row_update,
+    run_update,
+)
+from digest.delivery.mail_backends import Envelope, SMTPBackend
+from digest.delivery.send_rate import SendRateLimiter
+from digest.delivery.sending_errors import SendOutcome, send_error_outcome, send_error_text
 from digest.logging import log_context
-from digest.mail_backends import Envelope, SMTPBackend
 from digest.models import Delivery
-from digest.send_rate import SendRateLimiter
-from digest.sending_errors import SendOutcome, send_error_outcome, send_error_text
 
 logger = logging.getLogger("digest.delivery")
 
@@ -303,7 +310,7 @@ class _Built:
 class _Sending(Protocol):
     """A message being handed over: address() may start it (it never raises), commit() sends
     it, wait() raises if it was refused, abort() instead of commit() leaves it unsent
-    (digest.mail_backends.SplitSendmail)."""
+    (digest.delivery.mail_backends.SplitSendmail)."""
 
     def address(self) -> None: ...
     def commit(self) -> None: ...

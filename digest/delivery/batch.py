@@ -2,8 +2,8 @@
 
 A delivery row moves `queued -> sending -> sent | failed | rejected | suppressed`. A row is
 claimed under a row lock with a conditional UPDATE (only a `queued` row can be claimed, and only
-by one worker), sent, and marked in the next commit (digest/sender.py), so a crash leaves at most
-the one in-flight row undecided: it stays `sending`, and `deliveries_expire_sending` later marks
+by one worker), sent, and marked in the next commit (`.sender`), so a crash leaves at most the
+one in-flight row undecided: it stays `sending`, and `deliveries_expire_sending` later marks
 it `unknown`, never resent. A transient send error puts the row back to `queued` for a later
 retry. See docs/delivery.md.
 """
@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from digest.composing.build import DayBuilder
 from digest.composing.selection import TOPIC_WINDOW_DAYS
+from digest.delivery.send_rate import send_rate_limiter
+from digest.delivery.sender import BatchSender, SendReport
 from digest.models import Delivery, Paper
-from digest.send_rate import send_rate_limiter
-from digest.sender import BatchSender, SendReport
 from subscriptions.models import Subscriber
 
 logger = logging.getLogger(__name__)
@@ -170,8 +170,8 @@ _SENDING_FIELDS = [
 
 
 def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
-    """Send a batch over one connection (digest/sender.py). Each row is claimed just before its
-    message is sent.
+    """Send a batch over one connection (`digest.delivery.sender`). Each row is claimed just
+    before its message is sent.
 
     A transient error (provider down, 5xx, SMTP 4xx) puts the row back to `queued` and the report
     says so (`report.pending`); the caller (the task) retries the batch later. After
