@@ -5,7 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Delivery webhooks: /anymail/<esp>/tracking/, basic auth with ANYMAIL_WEBHOOK_SECRET.
     path("anymail/", include("anymail.urls")),
-    path("digests/", include("digest.archive_urls")),
+    path("digests/", include("digest.web.archive_urls")),
     path("", include("subscriptions.urls")),
-    path("", include("digest.web_urls")),
+    path("", include("digest.web.urls")),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from digest import archive_views
+from digest.web import archive_views
 
 app_name = "digest"
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from digest import views
+from digest.web import views
 
 urlpatterns = [
     path("", views.home, name="home"),
