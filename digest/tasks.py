@@ -22,7 +22,7 @@ from digest.delivery.batch import (
     deliveries_take_for_enqueue,
 )
 from digest.delivery.planning import deliveries_plan_due
-from digest.health import daily_health_report
+from digest.monitoring.health import daily_health_report
 from digest.papers.fetching import listing_fetch, trending_refresh
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import math
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from digest.dashboard import DailyFigures
+from digest.monitoring.dashboard import DailyFigures
 
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 36, 8, 10, 24  # room for the axis labels

@@ -13,8 +13,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django_ratelimit.core import get_usage
 
-from digest import dashboard
 from digest.admin.charts import bar_chart, line_chart
+from digest.monitoring import dashboard
 
 # Failed logins allowed per client address before the login page answers 429 until the window
 # ends. Only failures count, so an editor who logs in fine is never locked out by colleagues

@@ -9,9 +9,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from digest import dashboard
 from digest.admin.badges import curation_state
 from digest.models import Paper
+from digest.monitoring import dashboard
 from digest.papers.curation import next_pin_order
 from digest.papers.selectors import latest_listing_day, trending_papers
 

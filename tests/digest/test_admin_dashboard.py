@@ -8,9 +8,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from digest import dashboard
 from digest.admin.charts import bar_chart, nice_ceiling
 from digest.models import Delivery, DeliveryEvent, FetchRun
+from digest.monitoring import dashboard
 from subscriptions.models import Subscriber
 from tests.factories import DeliveryFactory, PaperFactory, SubscriberFactory
 

@@ -56,7 +56,7 @@ def test_missing_fetch_and_send_are_logged_and_mailed_once(settings, mailoutbox,
     from django.core.cache import cache
     from django.core.cache.backends.base import CacheKeyWarning
 
-    from digest.health import daily_health_report
+    from digest.monitoring.health import daily_health_report
     from tests.factories import PaperFactory
 
     cache.clear()

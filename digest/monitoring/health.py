@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.core.mail import mail_admins
 from django.utils import timezone
 
-from digest.dashboard import HealthWarning, todays_warnings
+from digest.monitoring.dashboard import HealthWarning, todays_warnings
 
 logger = logging.getLogger(__name__)
 
