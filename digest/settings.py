@@ -228,6 +228,11 @@ if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
         "running task to a second worker."
     )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker outage of any length (docs/operations.md, "Broker outages"): the worker keeps trying to
+# reconnect, every 30 s at most, instead of giving up after celery's default 100 attempts (about
+# 47 minutes), and a batch being sent carries on: its rows are claimed in PostgreSQL, not Redis.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Sending has its own queue, so one dedicated worker can hold the provider's global rate while
 # other work (fetch, planning) never waits behind a day's batches. With no -Q option a worker
 # consumes every queue listed here, so `celery -A digest worker` alone runs everything.

@@ -226,7 +226,8 @@ class Worker:
     def stop(self) -> None:
         if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)  # warm shutdown
+        with contextlib.suppress(ProcessLookupError):  # it died by itself
+            os.killpg(self.process.pid, signal.SIGTERM)  # warm shutdown
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=20)
         self.kill()
