@@ -199,6 +199,14 @@ ANYMAIL = {
     for key, value in env.ENVIRON.items()
     if key.startswith("ANYMAIL_")
 }
+# The provider whose tracking webhook /anymail/<esp>/tracking/ is served (the only one: any other
+# provider's URL is a 404): by default the one of an anymail EMAIL_BACKEND
+# ("anymail.backends.postmark.EmailBackend" -> "postmark"); set it when sending through the
+# provider's SMTP relay instead. Empty: no webhook. subscriptions/webhook_views.py
+WEBHOOK_ESP = env.str(
+    "WEBHOOK_ESP",
+    default=EMAIL_BACKEND.split(".")[2] if EMAIL_BACKEND.startswith("anymail.backends.") else "",
+)
 
 # --- Celery ------------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

@@ -6,4 +6,5 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = "Subscriptions"
 
     def ready(self) -> None:
-        from subscriptions import webhooks  # noqa: F401  (connects the anymail receivers)
+        # Connects the anymail receivers; registers the webhook's configuration check.
+        from subscriptions import webhook_views, webhooks  # noqa: F401
