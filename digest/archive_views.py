@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from digest.assemble import DayRenderer
 from digest.build import subscriber_links
+from digest.csp import allow_email
 from digest.models import Delivery, Paper
 from digest.selection import DigestContent, Pick, Reason, Section
 from digest.selectors import trending_papers
@@ -60,4 +61,5 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
     email = DayRenderer(delivery.digest_date).render(content, links)
     response = HttpResponse(email.html)
     response["X-Robots-Tag"] = "noindex"
+    allow_email(response, email.html)
     return response
