@@ -333,7 +333,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A request for a host not in ALLOWED_HOSTS (scanners send them by the thousand) is a
+        # 400 logged at ERROR, which Django's default handler mails to ADMINS: log it here only.
+        # https://docs.djangoproject.com/en/5.2/topics/logging/#django-security
+        "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
+    },
 }
 # Celery workers and beat keep this configuration (Django applies it first) instead of
 # replacing the root handlers with their own, so LOG_FORMAT holds for them too.

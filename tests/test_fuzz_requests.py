@@ -322,6 +322,8 @@ def send(client: Client, request: Request, rng: random.Random) -> Any:
         headers["HTTP_X_FORWARDED_FOR"] = hostile(rng)
     if rng.random() < 0.02:
         headers["HTTP_ACCEPT_LANGUAGE"] = hostile(rng)
+    if rng.random() < 0.01:  # not one of ALLOWED_HOSTS
+        headers["HTTP_HOST"] = rng.choice(["evil.example", "testserver:99999", hostile(rng)])
     method = getattr(client, request.method.lower())
     if request.method in {"GET", "HEAD"}:
         return method(request.path, **headers)
