@@ -19,7 +19,6 @@ install: $(VENV)/.installed
 ## and an admin, run the daily job once (emails in var/outbox/), then serve http://127.0.0.1:8000
 demo: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 	$(PY) manage.py demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 

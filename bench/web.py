@@ -1,7 +1,7 @@
 """Web benchmark: the home page and the signup POST under gunicorn (2 sync workers), over HTTP.
 
-Sets up a throwaway SQLite database in a temporary VAR_DIR (migrate, createcachetable,
-collectstatic, the bundled listing through `fetch_papers --source snapshot`), starts
+Sets up a throwaway SQLite database in a temporary VAR_DIR (migrate, collectstatic, the bundled
+listing through `fetch_papers --source snapshot`), starts
 `gunicorn digest.wsgi -w 2` on a free 127.0.0.1 port with production settings (DEBUG=0, a test
 SECRET_KEY, no SSL redirect, signup rate limits raised out of the way, the dummy email backend),
 then drives it from this machine with `--concurrency` threads for `--seconds` per endpoint,
@@ -253,7 +253,6 @@ def main() -> None:
     try:
         started = time.perf_counter()
         manage(env, "migrate", "--noinput", "-v0")
-        manage(env, "createcachetable")
         manage(env, "collectstatic", "--noinput", "-v0")  # the manifest DEBUG=0 needs
         manage(env, "fetch_papers", "--source", "snapshot")
         setup_seconds = time.perf_counter() - started

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "anymail",
+    "csp",
     "digest",
     "subscriptions",
 ]
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "digest.web.csp.SiteCSPMiddleware",
 ]
 
 ROOT_URLCONF = "digest.urls"
@@ -169,6 +171,22 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp, digest/web/csp.py): only the site's own scripts, styles and
+# images, no inline script or style; the admin and the "view in browser" page add the papers'
+# thumbnails (and that page the email's inlined CSS). The browser tests fail on any violation.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],  # the signup form's live preview
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    }
+}
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] if not REDIS_URL else []
 
 # --- Email -------------------------------------------------------------------------------------
@@ -200,6 +218,14 @@ ANYMAIL = {
     for key, value in env.ENVIRON.items()
     if key.startswith("ANYMAIL_")
 }
+# The provider whose tracking webhook /anymail/<esp>/tracking/ is served (the only one: any other
+# provider's URL is a 404): by default the one of an anymail EMAIL_BACKEND
+# ("anymail.backends.postmark.EmailBackend" -> "postmark"); set it when sending through the
+# provider's SMTP relay instead. Empty: no webhook. subscriptions/webhook_views.py
+WEBHOOK_ESP = env.str(
+    "WEBHOOK_ESP",
+    default=EMAIL_BACKEND.split(".")[2] if EMAIL_BACKEND.startswith("anymail.backends.") else "",
+)
 
 # --- Celery ------------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -313,7 +339,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A request for a host not in ALLOWED_HOSTS (scanners send them by the thousand) is a
+        # 400 logged at ERROR, which Django's default handler mails to ADMINS: log it here only.
+        # https://docs.djangoproject.com/en/5.2/topics/logging/#django-security
+        "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
+    },
 }
 # Celery workers and beat keep this configuration (Django applies it first) instead of
 # replacing the root handlers with their own, so LOG_FORMAT holds for them too.

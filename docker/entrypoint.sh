@@ -1,6 +1,6 @@
 #!/bin/sh
 # Entrypoint of every role (compose.yaml: web, worker, beat). Waits for the database, then, for
-# the web role only (MIGRATE_ON_START=1), applies migrations and creates the cache table, then
+# the web role only (MIGRATE_ON_START=1), applies migrations (the cache table included), then
 # execs the command so that it is PID 1 and gets `docker stop`'s SIGTERM (a clean shutdown:
 # gunicorn finishes its requests, a Celery worker its running batch).
 set -eu
@@ -12,6 +12,5 @@ python "$here/wait_for_db.py"
 if [ "${MIGRATE_ON_START:-0}" = "1" ]; then
     # One web container migrates; scale web only after it is up (docs/operations.md).
     python "$app/manage.py" migrate --noinput
-    python "$app/manage.py" createcachetable
 fi
 exec "$@"

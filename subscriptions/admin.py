@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString
 
 from digest.admin.badges import badge
 from digest.admin.readonly import ReadOnlyInline
+from digest.web.csp import allow_email
 from subscriptions import admin_services
 from subscriptions.models import Subscriber, Topic
 from subscriptions.services import SubscriberStateError
@@ -248,7 +249,11 @@ class SubscriberAdmin(admin.ModelAdmin):
             "receives_mail": subscriber.status == Subscriber.Status.ACTIVE,
             "editor_email": getattr(request.user, "email", ""),
         }
-        return TemplateResponse(request, "admin/subscriptions/subscriber/preview.html", context)
+        response = TemplateResponse(request, "admin/subscriptions/subscriber/preview.html", context)
+        if rendered:
+            # The sandboxed iframe's srcdoc keeps this page's Content-Security-Policy.
+            allow_email(response, rendered.html)
+        return response
 
     def _send_test(
         self, request: HttpRequest, subscriber: Subscriber, day: Any, here: str

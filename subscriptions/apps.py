@@ -1,4 +1,8 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.core.management import call_command
+from django.db.models.signals import post_migrate
 
 
 class SubscriptionsConfig(AppConfig):
@@ -6,4 +10,18 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = "Subscriptions"
 
     def ready(self) -> None:
-        from subscriptions import webhooks  # noqa: F401  (connects the anymail receivers)
+        # Connects the anymail receivers; registers the webhook's configuration check.
+        from subscriptions import webhook_views, webhooks  # noqa: F401
+
+        post_migrate.connect(create_cache_tables, sender=self)
+
+
+def create_cache_tables(*, using: str, verbosity: int = 1, **kwargs: Any) -> None:
+    """`migrate` also creates the database cache table(s) CACHES names (the rate limits live in
+    the cache: without its table the first signup is a 500).
+
+    A post_migrate hook rather than a migration: it follows CACHES as it is at each `migrate`
+    (a site that moves from Redis to the database cache gets its table on the next release),
+    and createcachetable skips a table that exists and a database the routers exclude.
+    """
+    call_command("createcachetable", database=using, verbosity=max(0, verbosity - 1))

@@ -2,7 +2,8 @@
 
 anymail authenticates the request (ANYMAIL["WEBHOOK_SECRET"] basic auth, plus the provider's
 signature where it has one), parses it into `AnymailTrackingEvent`s and sends the `tracking`
-signal once per event: https://anymail.dev/en/stable/sending/tracking/
+signal once per event: https://anymail.dev/en/stable/sending/tracking/ (the URL, and a
+malformed body answered 400: subscriptions/webhook_views.py)
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ def _delivery_of(event: AnymailTrackingEvent) -> Delivery | None:
     try:
         delivery_id = int(str(raw))
     except ValueError:
+        return None
+    if not 0 < delivery_id < 2**63:  # a forged id beyond a primary key's range is no delivery
         return None
     return Delivery.objects.select_related("subscriber").filter(pk=delivery_id).first()
 

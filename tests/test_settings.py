@@ -52,3 +52,12 @@ def test_default_check_deploy_warns_on_the_laptop_defaults(tmp_path):
     result = manage("check", "--deploy", "--fail-level", "WARNING", env={}, tmp_path=tmp_path)
     assert result.returncode != 0
     assert "DEBUG" in result.stdout + result.stderr
+
+
+def test_a_request_for_another_host_does_not_mail_the_operators(client, settings, mailoutbox, db):
+    # Django logs DisallowedHost at ERROR, which its default handler mails to ADMINS.
+    settings.DEBUG = False
+    settings.ADMINS = [("Operators", "ops@example.org")]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert client.get("/", HTTP_HOST="scanner.example").status_code == 400
+    assert mailoutbox == []

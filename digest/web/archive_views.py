@@ -14,6 +14,7 @@ from digest.composing.build import subscriber_links
 from digest.composing.selection import DigestContent, Pick, Reason, Section
 from digest.models import Delivery, Paper
 from digest.papers.selectors import trending_papers
+from digest.web.csp import allow_email
 from subscriptions.tokens import Purpose, TokenError, read_token
 
 
@@ -60,4 +61,5 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
     email = DayRenderer(delivery.digest_date).render(content, links)
     response = HttpResponse(email.html)
     response["X-Robots-Tag"] = "noindex"
+    allow_email(response, email.html)
     return response

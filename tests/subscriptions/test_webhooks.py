@@ -23,7 +23,10 @@ URL = "/anymail/postmark/tracking/"
 
 @pytest.fixture(autouse=True)
 def webhook_secret(settings):
-    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret"}
+    # Postmark configured, as the issue found it (its backend is never called here).
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.WEBHOOK_ESP = "postmark"
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret", "POSTMARK_SERVER_TOKEN": "token"}
 
 
 def auth(credentials: str = "hook:s3cret") -> dict[str, str]:
@@ -156,3 +159,121 @@ def test_unknown_recipient_is_recorded_only(client):
     assert post(client, bounce("stranger@example.org"), **auth()).status_code == 200
     assert DeliveryEvent.objects.get().recipient == "stranger@example.org"
     assert not Subscriber.objects.exists()
+
+
+# --- Faults (issue 15): only our provider's URL; a malformed body is 400, never 500 ------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/anymail/mailgun/tracking/",
+        "/anymail/amazon_ses/tracking/",
+        "/anymail/sendgrid/tracking/",
+        "/anymail/postmark/inbound/",
+        "/anymail/mandrill/",
+        "/anymail/nonsense/tracking/",
+    ],
+)
+@pytest.mark.parametrize("headers", [{}, auth()])
+def test_other_providers_urls_do_not_exist(client, url, headers):
+    assert (
+        client.post(url, data=b"{}", content_type="application/json", **headers).status_code == 404
+    )
+    assert client.get(url, **headers).status_code == 404
+
+
+def test_no_webhook_without_a_provider(client, settings):
+    settings.WEBHOOK_ESP = ""
+    assert post(client, bounce("nobody@example.org"), **auth()).status_code == 404
+
+
+def test_webhook_esp_follows_an_anymail_email_backend(monkeypatch):
+    import importlib
+
+    import digest.settings
+
+    monkeypatch.setenv("EMAIL_BACKEND", "anymail.backends.amazon_ses.EmailBackend")
+    monkeypatch.delenv("WEBHOOK_ESP", raising=False)
+    try:
+        assert importlib.reload(digest.settings).WEBHOOK_ESP == "amazon_ses"
+        monkeypatch.setenv("EMAIL_BACKEND", "digest.mail_backends.SMTPBackend")
+        assert importlib.reload(digest.settings).WEBHOOK_ESP == ""
+        monkeypatch.setenv("WEBHOOK_ESP", "postmark")
+        assert importlib.reload(digest.settings).WEBHOOK_ESP == "postmark"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(digest.settings)
+
+
+MALFORMED = [
+    b"",
+    b"{",
+    b"not json",
+    b"[]",
+    b"null",
+    b"0",
+    b'"a string"',
+    b"\xff\xfe\x00binary",
+    b'{"RecordType": "Bounce", "BouncedAt": 12}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "BouncedAt": "2026-13-45T99:00:00Z"}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "Metadata": "x"}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "Metadata": []}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "Email": 5}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "Email": ["r@example.org"]}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "Email": "r\\u0000@example.org"}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "ID": "1\\u0000"}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "Description": {"a": 1}}',
+    b'{"FromFull": {"Email": "a@example.org"}}',
+    b'{"RecordType": ["Bounce"]}',
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED)
+def test_malformed_body_from_an_authenticated_caller_is_400(client, body):
+    subscriber = SubscriberFactory(email="r@example.org")
+    response = client.post(URL, data=body, content_type="application/json", **auth())
+    assert response.status_code == 400, body
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.ACTIVE
+    assert not DeliveryEvent.objects.exists()
+
+
+@pytest.mark.parametrize("delivery_id", ["99999999999999999999999", "-1", "0", "x", "1e3"])
+def test_a_forged_delivery_id_still_finds_the_reader_by_address(client, delivery_id):
+    SubscriberFactory(email="r@example.org")
+    payload = bounce("r@example.org")
+    payload["Metadata"] = {"delivery_id": delivery_id}
+    assert post(client, payload, **auth()).status_code == 200
+    assert Subscriber.objects.get().status == Subscriber.Status.BOUNCED
+    assert DeliveryEvent.objects.get().delivery is None
+
+
+def test_refusals_do_not_mail_the_operators(client, settings, mailoutbox):
+    """A 500 (and Django's ERROR log of a SuspiciousOperation) reaches ADMINS by mail."""
+    settings.DEBUG = False
+    settings.ADMINS = [("Operators", "ops@example.org")]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert post(client, bounce("r@example.org"), **auth("hook:wrong")).status_code == 400
+    assert (
+        client.post(URL, data=b"[]", content_type="application/json", **auth()).status_code == 400
+    )
+    assert (
+        client.post("/anymail/mailgun/tracking/", data=b"", content_type="text/plain").status_code
+        == 404
+    )
+    assert mailoutbox == []
+
+
+def test_misconfigured_provider_is_a_startup_error(settings):
+    from subscriptions.webhook_views import check_webhook_configuration
+
+    assert check_webhook_configuration() == []
+    settings.WEBHOOK_ESP = "mailgun"  # no ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY
+    (error,) = check_webhook_configuration()
+    assert error.id == "subscriptions.E002" and "WEBHOOK_SIGNING_KEY" in error.msg
+    settings.WEBHOOK_ESP = "postmrak"
+    assert [e.id for e in check_webhook_configuration()] == ["subscriptions.E001"]
+    settings.WEBHOOK_ESP = "postmark"
+    settings.ANYMAIL = {}
+    assert [e.id for e in check_webhook_configuration()] == ["subscriptions.W001"]
