@@ -30,13 +30,13 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from digest.papers.ingest import papers_upsert
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
 from digest.models import Delivery
+from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, make_token

@@ -11,7 +11,6 @@ import datetime as dt
 import re
 
 import pytest
-from digest.papers.ingest import papers_upsert
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core import mail
@@ -19,6 +18,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
 from tests.factories import SubscriberFactory
 
