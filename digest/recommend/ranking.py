@@ -1,0 +1,202 @@
+"""Scoring the day's papers for readers: one matrix product per batch of readers.
+
+Once a day: :func:`day_features_build` turns the day's candidates into a matrix (rows
+l2-normalised, so products are cosines). Per batch of readers: the papers they voted on become a
+second matrix, ``S = X_voted . X_day^T`` is computed once, and each reader's scores are their
+coefficients times `S` (a sparse-dense product for the whole batch). `S` also gives each
+recommendation its reason, the liked paper most similar to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+from scipy import sparse
+
+from digest.recommend.features import FeatureSpace, PaperText
+from digest.recommend.readers import ReaderModel
+
+# Cosine similarity from which a day's paper matches `like:<arXiv id>`: the best F1 (0.40;
+# precision 0.42, recall 0.38) at separating pairs of the bundled listing that share a labelled
+# interest from pairs that do not, by `bench/recommend_eval.py --calibrate-like`. Cosines depend
+# on the window the space is fitted on; rerun that after changing the features.
+LIKE_THRESHOLD = 0.09
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """A paper for the Recommended section: why is `because_of`, the liked paper nearest to it
+    ("Similar to <its title> that you liked"), with their cosine similarity."""
+
+    arxiv_id: str
+    score: float
+    because_of: str
+    similarity: float
+
+
+@dataclass(slots=True)
+class DayFeatures:
+    """The day's candidates in the day's feature space, built once per day per process."""
+
+    space: FeatureSpace
+    arxiv_ids: list[str]
+    matrix: sparse.csr_matrix
+    _vectors: dict[str, sparse.csr_matrix] = field(default_factory=dict, repr=False)
+
+    def vectors(self, papers: Sequence[PaperText]) -> sparse.csr_matrix:
+        """Rows for these papers, each transformed once a day (voted papers recur in batches)."""
+        missing = [paper for paper in papers if paper.arxiv_id not in self._vectors]
+        if missing:
+            rows = self.space.transform(missing)
+            for position, paper in enumerate(missing):
+                self._vectors[paper.arxiv_id] = rows[position]
+        if not papers:
+            return sparse.csr_matrix((0, self.space.size), dtype=np.float32)
+        return sparse.vstack([self._vectors[paper.arxiv_id] for paper in papers], format="csr")
+
+    def similarities(self, papers: Sequence[PaperText]) -> np.ndarray:
+        """Cosine similarity of each given paper (rows) to each candidate (columns)."""
+        product = self.vectors(papers) @ self.matrix.T
+        return np.asarray(product.toarray(), dtype=np.float32)
+
+
+def day_features_build(*, space: FeatureSpace, candidates: Sequence[PaperText]) -> DayFeatures:
+    """The day's candidate matrix; `candidates` keep their order in `arxiv_ids`."""
+    day = DayFeatures(
+        space=space,
+        arxiv_ids=[paper.arxiv_id for paper in candidates],
+        matrix=sparse.csr_matrix((0, space.size), dtype=np.float32),
+    )
+    day.matrix = day.vectors(candidates) if candidates else day.matrix
+    return day
+
+
+def recommend_batch(
+    *,
+    day: DayFeatures,
+    models: Mapping[K, ReaderModel],
+    voted: Mapping[str, PaperText],
+    exclude: Mapping[K, Collection[str]] | None = None,
+    limit: int = 5,
+) -> dict[K, list[Recommendation]]:
+    """Each reader's Recommended section: at most `limit` of the day's papers, best first.
+
+    `voted` holds the texts of the papers these readers voted on (one query per batch); a voted
+    paper missing from it is ignored. Left out for a reader: `exclude[reader]` (the papers
+    already in their email), the papers they voted on, and papers nothing they liked resembles
+    (score not above zero), so a section can be short or empty.
+    """
+    exclude = exclude or {}
+    readers = list(models)
+    voted_ids = sorted({i for model in models.values() for i in model.coefficients if i in voted})
+    if not readers or not voted_ids or not day.arxiv_ids:
+        return {reader: [] for reader in readers}
+    column = {arxiv_id: position for position, arxiv_id in enumerate(voted_ids)}
+    similarity = day.similarities([voted[i] for i in voted_ids])
+    rows, cols, values = [], [], []
+    for row, reader in enumerate(readers):
+        for arxiv_id, coefficient in models[reader].coefficients.items():
+            if arxiv_id in column:
+                rows.append(row)
+                cols.append(column[arxiv_id])
+                values.append(coefficient)
+    coefficients = sparse.csr_matrix(
+        (values, (rows, cols)), shape=(len(readers), len(voted_ids)), dtype=np.float32
+    )
+    scores = np.asarray(coefficients @ similarity)
+    candidate = {arxiv_id: position for position, arxiv_id in enumerate(day.arxiv_ids)}
+    result: dict[K, list[Recommendation]] = {}
+    for row, reader in enumerate(readers):
+        model = models[reader]
+        reader_scores = scores[row].copy()
+        for arxiv_id in (*exclude.get(reader, ()), *model.coefficients):
+            position = candidate.get(arxiv_id)
+            if position is not None:
+                reader_scores[position] = -np.inf
+        liked_rows = [column[i] for i in model.liked if i in column]
+        result[reader] = _top(day, reader_scores, similarity, liked_rows, voted_ids, limit)
+    return result
+
+
+def _top(
+    day: DayFeatures,
+    scores: np.ndarray,
+    similarity: np.ndarray,
+    liked_rows: list[int],
+    voted_ids: list[str],
+    limit: int,
+) -> list[Recommendation]:
+    if not liked_rows or limit <= 0:
+        return []
+    count = min(limit, len(scores))
+    top = np.argpartition(-scores, count - 1)[:count]
+    # Ties broken by the day's order (the caller's, e.g. trending first), so output is stable.
+    best = sorted(top.tolist(), key=lambda position: (-scores[position], position))
+    picks = []
+    for position in best:
+        if not scores[position] > 0:
+            break
+        nearest = max(liked_rows, key=lambda row: similarity[row, position])
+        picks.append(
+            Recommendation(
+                arxiv_id=day.arxiv_ids[position],
+                score=float(scores[position]),
+                because_of=voted_ids[nearest],
+                similarity=float(similarity[nearest, position]),
+            )
+        )
+    return picks
+
+
+def recommend(
+    *,
+    day: DayFeatures,
+    model: ReaderModel,
+    voted: Mapping[str, PaperText],
+    exclude: Collection[str] = (),
+    limit: int = 5,
+) -> list[Recommendation]:
+    """One reader's Recommended section (see :func:`recommend_batch`, which a send batch uses)."""
+    return recommend_batch(
+        day=day, models={0: model}, voted=voted, exclude={0: exclude}, limit=limit
+    )[0]
+
+
+def reorder(
+    *,
+    day: DayFeatures,
+    model: ReaderModel | None,
+    voted: Mapping[str, PaperText],
+    papers: Sequence[PaperText],
+) -> list[str]:
+    """The arXiv ids of `papers` (e.g. the topic section), the ones most like what the reader
+    liked first and the ones like what they disliked last; none removed, and papers the model
+    says nothing about keep their order."""
+    ids = [paper.arxiv_id for paper in papers]
+    voted_ids = [i for i in (model.coefficients if model else ()) if i in voted]
+    if model is None or not voted_ids or not papers:
+        return ids
+    weights = np.array([model.coefficients[i] for i in voted_ids], dtype=np.float32)
+    product = day.vectors([voted[i] for i in voted_ids]) @ day.vectors(papers).T
+    scores = weights @ np.asarray(product.toarray(), dtype=np.float32)
+    order = sorted(range(len(ids)), key=lambda position: (-scores[position], position))
+    return [ids[position] for position in order]
+
+
+def like_matches(
+    *, day: DayFeatures, exemplar: PaperText, threshold: float = LIKE_THRESHOLD
+) -> list[tuple[str, float]]:
+    """`like:<arXiv id>`: the day's papers whose cosine similarity to the exemplar is at least
+    `threshold`, most similar first, the exemplar itself left out."""
+    similarity = day.similarities([exemplar])[0]
+    matches = [
+        (arxiv_id, float(similarity[position]))
+        for position, arxiv_id in enumerate(day.arxiv_ids)
+        if arxiv_id != exemplar.arxiv_id and similarity[position] >= threshold
+    ]
+    return sorted(matches, key=lambda match: -match[1])
