@@ -21,6 +21,7 @@ from digest.recommend.ranking import (
     recommend,
     recommend_batch,
     reorder,
+    reorder_batch,
 )
 from digest.recommend.readers import (
     ReaderModel,
@@ -49,5 +50,6 @@ __all__ = [
     "recommend",
     "recommend_batch",
     "reorder",
+    "reorder_batch",
     "votes_fingerprint",
 ]

@@ -46,23 +46,42 @@ class DayFeatures:
     space: FeatureSpace
     arxiv_ids: list[str]
     matrix: sparse.csr_matrix
-    _vectors: dict[str, sparse.csr_matrix] = field(default_factory=dict, repr=False)
+    _vectors: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _rows: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def vectors(self, papers: Sequence[PaperText]) -> sparse.csr_matrix:
         """Rows for these papers, each transformed once a day (voted papers recur in batches)."""
-        missing = [paper for paper in papers if paper.arxiv_id not in self._vectors]
+        missing = {p.arxiv_id: p for p in papers if p.arxiv_id not in self._vectors}
         if missing:
-            rows = self.space.transform(missing)
-            for position, paper in enumerate(missing):
-                self._vectors[paper.arxiv_id] = rows[position]
-        if not papers:
-            return sparse.csr_matrix((0, self.space.size), dtype=np.float32)
-        return sparse.vstack([self._vectors[paper.arxiv_id] for paper in papers], format="csr")
+            rows = self.space.transform(list(missing.values()))
+            for position, arxiv_id in enumerate(missing):
+                start, end = rows.indptr[position], rows.indptr[position + 1]
+                self._vectors[arxiv_id] = (rows.indices[start:end], rows.data[start:end])
+        # Built from the cached (indices, values) pairs: stacking 1-row matrices is far slower.
+        parts = [self._vectors[paper.arxiv_id] for paper in papers]
+        indptr = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([len(indices) for indices, _ in parts], out=indptr[1:])
+        empty = np.zeros(0, dtype=np.int32)
+        indices = np.concatenate([i for i, _ in parts]) if parts else empty
+        values = np.concatenate([v for _, v in parts]) if parts else empty.astype(np.float32)
+        return sparse.csr_matrix(
+            (values, indices, indptr), shape=(len(parts), self.space.size), dtype=np.float32
+        )
 
     def similarities(self, papers: Sequence[PaperText]) -> np.ndarray:
-        """Cosine similarity of each given paper (rows) to each candidate (columns)."""
-        product = self.vectors(papers) @ self.matrix.T
-        return np.asarray(product.toarray(), dtype=np.float32)
+        """Cosine similarity of each given paper (rows) to each candidate (columns).
+
+        Rows are kept for the day: the papers readers voted on recur from batch to batch, so
+        each costs one sparse product a day, not one per batch.
+        """
+        missing = list({p.arxiv_id: p for p in papers if p.arxiv_id not in self._rows}.values())
+        if missing:
+            product = np.asarray((self.vectors(missing) @ self.matrix.T).toarray(), np.float32)
+            for position, paper in enumerate(missing):
+                self._rows[paper.arxiv_id] = product[position]
+        if not papers:
+            return np.zeros((0, len(self.arxiv_ids)), dtype=np.float32)
+        return np.stack([self._rows[paper.arxiv_id] for paper in papers])
 
 
 def day_features_build(*, space: FeatureSpace, candidates: Sequence[PaperText]) -> DayFeatures:
@@ -72,7 +91,7 @@ def day_features_build(*, space: FeatureSpace, candidates: Sequence[PaperText]) 
         arxiv_ids=[paper.arxiv_id for paper in candidates],
         matrix=sparse.csr_matrix((0, space.size), dtype=np.float32),
     )
-    day.matrix = day.vectors(candidates) if candidates else day.matrix
+    day.matrix = day.vectors(candidates)
     return day
 
 
@@ -174,18 +193,54 @@ def reorder(
     voted: Mapping[str, PaperText],
     papers: Sequence[PaperText],
 ) -> list[str]:
-    """The arXiv ids of `papers` (e.g. the topic section), the ones most like what the reader
-    liked first and the ones like what they disliked last; none removed, and papers the model
-    says nothing about keep their order."""
-    ids = [paper.arxiv_id for paper in papers]
-    voted_ids = [i for i in (model.coefficients if model else ()) if i in voted]
-    if model is None or not voted_ids or not papers:
-        return ids
-    weights = np.array([model.coefficients[i] for i in voted_ids], dtype=np.float32)
-    product = day.vectors([voted[i] for i in voted_ids]) @ day.vectors(papers).T
-    scores = weights @ np.asarray(product.toarray(), dtype=np.float32)
-    order = sorted(range(len(ids)), key=lambda position: (-scores[position], position))
-    return [ids[position] for position in order]
+    """One reader's topic section reordered (see :func:`reorder_batch`)."""
+    if model is None:
+        return [paper.arxiv_id for paper in papers]
+    return reorder_batch(day=day, models={0: model}, voted=voted, sections={0: papers})[0]
+
+
+def reorder_batch(
+    *,
+    day: DayFeatures,
+    models: Mapping[K, ReaderModel],
+    voted: Mapping[str, PaperText],
+    sections: Mapping[K, Sequence[PaperText]],
+) -> dict[K, list[str]]:
+    """Each reader's section (e.g. the topic section) as arXiv ids, the papers most like what
+    the reader liked first and the ones like what they disliked last; none removed, and papers
+    the model says nothing about keep their order. A reader without a model keeps theirs."""
+    result = {reader: [paper.arxiv_id for paper in papers] for reader, papers in sections.items()}
+    with_model = [r for r in sections if r in models and sections[r]]
+    voted_ids = sorted({i for r in with_model for i in models[r].coefficients if i in voted})
+    if not voted_ids:
+        return result
+    shown = list({p.arxiv_id: p for r in with_model for p in sections[r]}.values())
+    column = {paper.arxiv_id: position for position, paper in enumerate(shown)}
+    row = {arxiv_id: position for position, arxiv_id in enumerate(voted_ids)}
+    voted_papers = [voted[i] for i in voted_ids]
+    # The section's papers of the day come from the day's similarity rows; others are computed.
+    candidate = {arxiv_id: position for position, arxiv_id in enumerate(day.arxiv_ids)}
+    in_day = [p for p in shown if p.arxiv_id in candidate]
+    elsewhere = [p for p in shown if p.arxiv_id not in candidate]
+    similarity = np.zeros((len(voted_ids), len(shown)), dtype=np.float32)
+    if in_day:
+        day_rows = day.similarities(voted_papers)
+        similarity[:, [column[p.arxiv_id] for p in in_day]] = day_rows[
+            :, [candidate[p.arxiv_id] for p in in_day]
+        ]
+    if elsewhere:
+        product = day.vectors(voted_papers) @ day.vectors(elsewhere).T
+        similarity[:, [column[p.arxiv_id] for p in elsewhere]] = product.toarray()
+    for reader in with_model:
+        coefficients = models[reader].coefficients
+        mine = [i for i in coefficients if i in row]
+        weights = np.array([coefficients[i] for i in mine], dtype=np.float32)
+        columns = [column[paper.arxiv_id] for paper in sections[reader]]
+        scores = weights @ similarity[np.ix_([row[i] for i in mine], columns)]
+        ids = result[reader]
+        order = sorted(range(len(ids)), key=lambda position: (-scores[position], position))
+        result[reader] = [ids[position] for position in order]
+    return result
 
 
 def like_matches(

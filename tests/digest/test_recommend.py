@@ -23,6 +23,7 @@ from digest.recommend import (
     recommend,
     recommend_batch,
     reorder,
+    reorder_batch,
 )
 from digest.sources.snapshot import load_snapshot
 
@@ -230,3 +231,29 @@ def test_paper_text_reads_a_paper_its_authors_and_the_ai_summary():
         "Kolmogorov-Arnold Transformer Replaces MLPs with KANs. KAN layers. "
         "Xingyi Yang Xinchao Wang"
     )
+
+
+def test_a_batch_reorders_each_section_as_alone_even_papers_of_earlier_days(papers, space):
+    ids = list(papers)
+    day = day_features_build(space=space, candidates=[papers[i] for i in ids[:30]])
+    models = {
+        reader: reader_model_train(votes=[Vote(i, liked=True) for i in interest[:2]])
+        for reader, interest in enumerate(INTERESTS.values())
+    }
+    # Each section mixes the day's papers with papers of earlier days (not in the day matrix).
+    sections = {r: [papers[i] for i in ids[r * 5 : r * 5 + 10] + ids[40 + r :: 4]] for r in models}
+
+    batch = reorder_batch(day=day, models=models, voted=papers, sections=sections)
+
+    for reader, model in models.items():
+        alone = reorder(day=day, model=model, voted=papers, papers=sections[reader])
+        assert batch[reader] == alone
+        assert sorted(alone) == sorted(p.arxiv_id for p in sections[reader])
+        # The same order from the vectors in plain numpy, stable for equal scores.
+        voted_ids = list(model.coefficients)
+        weights = np.array([model.coefficients[i] for i in voted_ids])
+        voted_rows = space.transform([papers[i] for i in voted_ids]).toarray()
+        shown_rows = space.transform(sections[reader]).toarray()
+        scores = weights @ (voted_rows @ shown_rows.T)
+        expected = sorted(range(len(scores)), key=lambda n: (-round(scores[n], 5), n))
+        assert alone == [sections[reader][n].arxiv_id for n in expected]
