@@ -24,6 +24,9 @@ from digest.recommend.readers import ReaderModel
 # interest from pairs that do not, by `bench/recommend_eval.py --calibrate-like`. Cosines depend
 # on the window the space is fitted on; rerun that after changing the features.
 LIKE_THRESHOLD = 0.09
+# Papers whose vectors and similarity rows a day keeps (a row is 4 bytes per candidate: 200 MB
+# for a 1,000-paper day at most); past the limit they are computed each time, results unchanged.
+CACHE_LIMIT = 50_000
 
 K = TypeVar("K", bound=Hashable)
 
@@ -52,13 +55,18 @@ class DayFeatures:
     def vectors(self, papers: Sequence[PaperText]) -> sparse.csr_matrix:
         """Rows for these papers, each transformed once a day (voted papers recur in batches)."""
         missing = {p.arxiv_id: p for p in papers if p.arxiv_id not in self._vectors}
+        fresh: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if missing:
             rows = self.space.transform(list(missing.values()))
             for position, arxiv_id in enumerate(missing):
                 start, end = rows.indptr[position], rows.indptr[position + 1]
-                self._vectors[arxiv_id] = (rows.indices[start:end], rows.data[start:end])
-        # Built from the cached (indices, values) pairs: stacking 1-row matrices is far slower.
-        parts = [self._vectors[paper.arxiv_id] for paper in papers]
+                fresh[arxiv_id] = (rows.indices[start:end], rows.data[start:end])
+            if len(self._vectors) + len(fresh) <= CACHE_LIMIT:
+                self._vectors.update(fresh)
+        # Built from (indices, values) pairs: stacking 1-row matrices is far slower.
+        parts = [
+            fresh[p.arxiv_id] if p.arxiv_id in fresh else self._vectors[p.arxiv_id] for p in papers
+        ]
         indptr = np.zeros(len(parts) + 1, dtype=np.int64)
         np.cumsum([len(indices) for indices, _ in parts], out=indptr[1:])
         empty = np.zeros(0, dtype=np.int32)
@@ -75,13 +83,18 @@ class DayFeatures:
         each costs one sparse product a day, not one per batch.
         """
         missing = list({p.arxiv_id: p for p in papers if p.arxiv_id not in self._rows}.values())
+        fresh: dict[str, np.ndarray] = {}
         if missing:
             product = np.asarray((self.vectors(missing) @ self.matrix.T).toarray(), np.float32)
-            for position, paper in enumerate(missing):
-                self._rows[paper.arxiv_id] = product[position]
+            fresh = {paper.arxiv_id: product[position] for position, paper in enumerate(missing)}
+            if len(self._rows) + len(fresh) <= CACHE_LIMIT:
+                self._rows.update(fresh)
         if not papers:
             return np.zeros((0, len(self.arxiv_ids)), dtype=np.float32)
-        return np.stack([self._rows[paper.arxiv_id] for paper in papers])
+        rows = [
+            fresh[p.arxiv_id] if p.arxiv_id in fresh else self._rows[p.arxiv_id] for p in papers
+        ]
+        return np.stack(rows)
 
 
 def day_features_build(*, space: FeatureSpace, candidates: Sequence[PaperText]) -> DayFeatures:

@@ -257,3 +257,20 @@ def test_a_batch_reorders_each_section_as_alone_even_papers_of_earlier_days(pape
         scores = weights @ (voted_rows @ shown_rows.T)
         expected = sorted(range(len(scores)), key=lambda n: (-round(scores[n], 5), n))
         assert alone == [sections[reader][n].arxiv_id for n in expected]
+
+
+def test_past_the_cache_limit_results_are_the_same(papers, space, monkeypatch):
+    liked = INTERESTS["NLP and text"][:2]
+    model = reader_model_train(votes=[Vote(i, liked=True) for i in liked])
+    rest = _rest(papers, liked)
+    cached = day_features_build(space=space, candidates=rest)
+    expected = recommend(day=cached, model=model, voted=papers)
+
+    monkeypatch.setattr("digest.recommend.ranking.CACHE_LIMIT", 0)
+    uncached = day_features_build(space=space, candidates=rest)
+
+    assert recommend(day=uncached, model=model, voted=papers) == expected
+    assert reorder(day=uncached, model=model, voted=papers, papers=rest) == reorder(
+        day=cached, model=model, voted=papers, papers=rest
+    )
+    assert uncached._rows == {} and uncached._vectors == {}
