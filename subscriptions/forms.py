@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from digest.papers.selectors import arxiv_ids_known
 from digest.topics import validate as topic_error
 from subscriptions.models import Subscriber, Topic
 from subscriptions.services import Preferences
@@ -87,7 +88,7 @@ class PreferencesForm(_Form):
             message = (
                 f"is longer than {max_length} characters"
                 if len(line) > max_length
-                else topic_error(line)
+                else topic_error(line, known=arxiv_ids_known)
             )
             if message:
                 errors.append(

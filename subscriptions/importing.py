@@ -20,6 +20,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from digest.papers.selectors import arxiv_ids_known
 from digest.topics import validate as validate_query
 from subscriptions.models import Subscriber
 from subscriptions.services import is_suppressed, normalize_email, topics_replace
@@ -107,7 +108,7 @@ def _parse_row(row: dict[str, str | None], line: int) -> ImportRow:
         raise ValueError(f"invalid email {email!r}") from exc
     topics = [t.strip() for t in (row.get("topics") or "").split(";") if t.strip()]
     for topic in topics:
-        if message := validate_query(topic):
+        if message := validate_query(topic, known=arxiv_ids_known):
             raise ValueError(f"topic {topic!r}: {message}")
     values: dict[str, object] = {}
     if cadence := (row.get("cadence") or "").strip().lower():

@@ -9,7 +9,8 @@ from functools import lru_cache
 from django.db.models import Count, Max
 
 from digest.models import Paper
-from digest.papers.selectors import latest_listing_day, papers_listed
+from digest.papers.selectors import arxiv_ids_known, latest_listing_day, papers_listed
+from digest.recommend import WindowFeatures
 from digest.topics import PaperIndex, PaperText, highlight
 from digest.topics import validate as topic_error
 
@@ -40,16 +41,25 @@ def _index(
     day: date, days: int, _version: tuple[object, ...]
 ) -> tuple[PaperIndex, dict[int, Paper]]:
     papers = {p.pk: p for p in papers_listed(day=day, days=days)}
+    features = WindowFeatures(papers=list(papers.values()), day=day)
+    by_arxiv_id = {p.arxiv_id: p.pk for p in papers.values()}
+
+    def similar(arxiv_id: str) -> dict[int, float]:
+        return {by_arxiv_id[i]: c for i, c in features.like(arxiv_id).items() if i in by_arxiv_id}
+
     index = PaperIndex.build(
-        PaperText(
-            key=p.pk,
-            title=p.title,
-            abstract=p.abstract,
-            authors=tuple(p.authors or ()),
-            categories=tuple(p.categories or ()),
-            keywords=tuple(p.keywords or ()),
-        )
-        for p in papers.values()
+        (
+            PaperText(
+                key=p.pk,
+                title=p.title,
+                abstract=p.abstract,
+                authors=tuple(p.authors or ()),
+                categories=tuple(p.categories or ()),
+                keywords=tuple(p.keywords or ()),
+            )
+            for p in papers.values()
+        ),
+        similar=similar,
     )
     return index, papers
 
@@ -87,7 +97,7 @@ def topic_preview(*, query: str, days: int = PREVIEW_DAYS, limit: int = 8) -> Pr
     preview = Preview(query=query, days=days)
     if not query:
         return preview
-    preview.error = topic_error(query)
+    preview.error = topic_error(query, known=arxiv_ids_known)
     day = latest_listing_day()
     if preview.error or day is None:
         return preview

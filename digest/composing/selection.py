@@ -19,6 +19,7 @@ from django.conf import settings
 
 from digest.models import Delivery, Paper
 from digest.papers.selectors import papers_listed
+from digest.recommend import WindowFeatures
 from digest.topics import Match, PaperIndex, PaperText, QueryError
 from subscriptions.models import Subscriber, Topic
 
@@ -81,7 +82,10 @@ class DayContext:
         self.day = day
         week = list(papers_listed(day=day, days=TOPIC_WINDOW_DAYS))
         self.papers: dict[int, Paper] = {paper.pk: paper for paper in week}
-        self.index = PaperIndex.build(_paper_text(paper) for paper in week)
+        self.pk_by_arxiv_id = {paper.arxiv_id: paper.pk for paper in week}
+        # Text features (fitted only if a reader needs them: votes or a `like:` topic).
+        self.features = WindowFeatures(papers=week, day=day)
+        self.index = PaperIndex.build((_paper_text(paper) for paper in week), similar=self.similar)
         self._trending: dict[int, list[Paper]] = {}
         # Many readers share a topic: each distinct query string is parsed and matched once.
         self._matches: dict[str, dict[int, Match]] = {}
@@ -91,11 +95,17 @@ class DayContext:
         self._scores: dict[str, dict[int, float]] = {}
         self._below: dict[int, set[int]] = {}
         self._reasons: dict[tuple[int, tuple[str, ...]], Reason] = {}
-        self.pk_by_arxiv_id = {paper.arxiv_id: paper.pk for paper in week}
         # The order among equal totals (more upvotes first, then the arXiv id), as one integer.
         self.tiebreak = {
             paper.pk: n
             for n, paper in enumerate(sorted(week, key=lambda p: (-p.upvotes, p.arxiv_id)))
+        }
+
+    def similar(self, arxiv_id: str) -> dict[int, float]:
+        """pk -> cosine of the window's papers like the paper `arxiv_id` (`like:` topics)."""
+        by_arxiv_id = self.pk_by_arxiv_id
+        return {
+            by_arxiv_id[i]: c for i, c in self.features.like(arxiv_id).items() if i in by_arxiv_id
         }
 
     def trending(self, days: int) -> list[Paper]:

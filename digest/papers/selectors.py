@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, timedelta
 
 from django.db.models import QuerySet
@@ -33,3 +34,10 @@ def trending_papers(*, day: date, days: int = 1, limit: int | None = None) -> li
         "-featured", "-pinned", "pin_order", "-upvotes", "-comments", "arxiv_id"
     )
     return list(papers[:limit] if limit else papers)
+
+
+def arxiv_ids_known(arxiv_ids: Collection[str]) -> set[str]:
+    """Which of these arXiv ids are papers we have (a `like:` topic must name one)."""
+    return set(
+        Paper.objects.filter(arxiv_id__in=list(arxiv_ids)).values_list("arxiv_id", flat=True)
+    )

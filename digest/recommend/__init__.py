@@ -31,6 +31,7 @@ from digest.recommend.readers import (
     reader_models_refresh,
     votes_fingerprint,
 )
+from digest.recommend.window import WindowFeatures, paper_features_text
 
 __all__ = [
     "LIKE_THRESHOLD",
@@ -41,9 +42,11 @@ __all__ = [
     "Recommendation",
     "RefreshResult",
     "Vote",
+    "WindowFeatures",
     "day_features_build",
     "feature_space_fit",
     "like_matches",
+    "paper_features_text",
     "paper_text",
     "reader_model_train",
     "reader_models_refresh",

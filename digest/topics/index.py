@@ -10,13 +10,17 @@ Positions pack where a word is into one int, so that "adjacent" is simply ``p + 
     field (4 bits) | item (12 bits: which author, keyword or category) | word offset (16 bits)
 
 Words past offset 65535 of an item, or items past the 4095th author, are not indexed.
+
+``like:<arXiv id>`` terms are not looked up in postings: the builder passes ``similar``, which
+gives the papers like a given one with their similarity (tf-idf cosine, computed by
+:mod:`digest.recommend`), and the index treats those papers as the term's hits.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from digest.topics.parser import parse
@@ -36,8 +40,15 @@ _PHRASE_BONUS = 0.5  # per extra word in a matched phrase
 _REPEAT_BONUS = 0.1  # per occurrence, capped: a tie-breaker, never worth a title hit
 _MAX_REPEATS = 5
 
+# A paper like the one a `like:` topic names counts like a keyword hit, more the closer it is
+# (cosines of similar papers run from about 0.1 to 0.5).
+_LIKE_BASE = 2.0
+_LIKE_SCALE = 4.0
+
 # (first position, last position) of one occurrence of a term.
 Hit = tuple[int, int]
+# Paper key -> cosine similarity, for the papers like the one with the given arXiv id.
+Similar = Callable[[str], Mapping[int, float]]
 
 
 @dataclass(frozen=True)
@@ -78,11 +89,17 @@ class PaperIndex:
         self._term_hits: dict[str, dict[int, list[Hit]]] = {}
         self._scored: dict[str, dict[int, Match]] = {}  # term key -> doc -> its part
         self._matches: dict[str, dict[int, Match]] = {}
+        self._similar: Similar | None = None
+        self._similarity: dict[str, dict[int, float]] = {}  # like term key -> doc -> cosine
 
     @classmethod
-    def build(cls, papers: Iterable[PaperText]) -> PaperIndex:
-        """Index ``papers``; their keys must be distinct (a paper listed twice is a caller bug)."""
+    def build(cls, papers: Iterable[PaperText], *, similar: Similar | None = None) -> PaperIndex:
+        """Index ``papers``; their keys must be distinct (a paper listed twice is a caller bug).
+
+        ``similar`` answers ``like:`` terms; without it they match nothing.
+        """
         index = cls()
+        index._similar = similar
         seen: set[int] = set()
         for paper in papers:
             if paper.key in seen:
@@ -201,6 +218,8 @@ class PaperIndex:
         return found
 
     def _find(self, term: Term) -> dict[int, list[Hit]]:
+        if term.field == "like":
+            return self._find_like(term)
         if term.field == "cat":
             return self._categories.get(term.keys[0], {})
         prefix = _NAME_PREFIX if term.field == "author" else ""
@@ -221,11 +240,25 @@ class PaperIndex:
                 found[doc] = hits
         return found
 
+    def _find_like(self, term: Term) -> dict[int, list[Hit]]:
+        if self._similar is None:
+            return {}
+        doc_of = {key: doc for doc, key in enumerate(self._keys)}
+        similarity = {
+            doc_of[key]: cosine for key, cosine in self._similar(term.text).items() if key in doc_of
+        }
+        self._similarity[term.key] = similarity
+        return {doc: [(0, 0)] for doc in similarity}
+
     def _scored_for(self, term: Term) -> dict[int, Match]:
         return self._scored.setdefault(term.key, {})
 
     def _score(self, term: Term, doc: int, hits: list[Hit], scores: dict[int, Match]) -> Match:
         """A term's contribution to one paper's match, computed once per (term, paper)."""
+        if term.field == "like":
+            cosine = self._similarity[term.key][doc]
+            scores[doc] = Match(round(_LIKE_BASE + _LIKE_SCALE * cosine, 6), frozenset())
+            return scores[doc]
         weight = max(_FIELD_WEIGHTS[first >> _FIELD_SHIFT] for first, _ in hits)
         extra_words = 0 if term.field == "cat" else len(term.keys) - 1
         score = weight * (1 + _PHRASE_BONUS * extra_words)

@@ -21,6 +21,11 @@ Choices, and why:
   other names (middle initials) allowed in between.
 - ``cat:cs.CL`` matches that arXiv category exactly (case-insensitive); ``cat:cs``, without
   a dot, matches the whole archive (cs.CL, cs.LG, ...), but not ``cat:math`` for math-ph.
+- ``like:2409.10594`` matches the papers whose text is most like that paper's (tf-idf cosine
+  similarity, :mod:`digest.recommend`); the index is given the similarity by its builder.
+  ``arXiv:`` prefixes and version suffixes are dropped: ``like:arXiv:2409.10594v2`` is
+  ``like:2409.10594``. Whether the paper exists is the caller's check (:func:`validate`'s
+  ``known``), since this module does not read the database.
 - Parentheses group; “curly” quotes count as straight ones. Limits: 200 characters and
   12 terms (words, phrases and fields; exclusions included), so a topic stays a topic.
 """
@@ -28,6 +33,7 @@ Choices, and why:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,7 +42,13 @@ from digest.topics.text import word_keys
 
 MAX_LENGTH = 200
 MAX_TERMS = 12
-_FIELDS: dict[str, Field] = {"author": "author", "cat": "cat"}
+_FIELDS: dict[str, Field] = {"author": "author", "cat": "cat", "like": "like"}
+# New-style (2409.10594) and old-style (hep-th/9901001, math.GT/0309136) arXiv ids.
+_ARXIV_ID_RE = re.compile(
+    r"(?:arxiv:)?(?:(?P<new>\d{4}\.\d{4,5})|(?P<archive>[a-z][a-z-]*)(?:\.[a-z]{2})?/(?P<number>\d{7}))"
+    r"(?:v\d+)?",
+    re.IGNORECASE,
+)
 _CATEGORY_RE = re.compile(r"[a-z][a-z-]*(?:\.[a-z][a-z-]*)?", re.IGNORECASE)
 _CURLY_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"'})
 _STOPS = frozenset('()"')
@@ -48,12 +60,25 @@ def parse(query: str) -> Query:
     return _parse_cached(query)
 
 
-def validate(query: str) -> str | None:
-    """The error message for a bad topic (for form validation), or None if it is fine."""
+def validate(
+    query: str, *, known: Callable[[Collection[str]], Collection[str]] | None = None
+) -> str | None:
+    """The error message for a bad topic (for form validation), or None if it is fine.
+
+    ``known`` answers which of some arXiv ids are papers we have: a ``like:`` topic naming
+    another is refused, since it could never match anything.
+    """
     try:
-        parse(query)
+        parsed = parse(query)
     except QueryError as error:
         return error.message
+    if known is not None and parsed.liked_ids:
+        have = set(known(parsed.liked_ids))
+        if missing := [arxiv_id for arxiv_id in parsed.liked_ids if arxiv_id not in have]:
+            return (
+                f"No paper {missing[0]} here yet: like: takes the arXiv id of a paper that has "
+                "been in the digest (its link ends with the id, e.g. like:2409.10594)"
+            )
     return None
 
 
@@ -177,12 +202,20 @@ class _Lexer:
     def _field(self, name: str, value: str, start: int) -> Term:
         field = _FIELDS.get(name.lower())
         if field is None:
-            raise QueryError(f"Unknown field '{name}:'. Use author: or cat:", start)
+            raise QueryError(f"Unknown field '{name}:'. Use author:, cat: or like:", start)
         if not value and self.i < len(self.query) and self.query[self.i] == '"':
             value = self._phrase()
         if not value:
-            example = "cat:cs.CL" if field == "cat" else 'author:"Yann LeCun"'
+            example = {"cat": "cat:cs.CL", "like": "like:2409.10594"}.get(
+                field, 'author:"Yann LeCun"'
+            )
             raise QueryError(f"{field}: needs a value right after the colon, e.g. {example}", start)
+        if field == "like":
+            found = _ARXIV_ID_RE.fullmatch(value.strip())
+            if not found:
+                raise QueryError(f"'{value}' is not an arXiv id: write e.g. like:2409.10594", start)
+            arxiv_id = found["new"] or f"{found['archive'].lower()}/{found['number']}"
+            return Term(arxiv_id, field)
         if field == "cat":
             if not _CATEGORY_RE.fullmatch(value):
                 raise QueryError(

@@ -13,7 +13,7 @@ from typing import Literal, TypeAlias
 
 from digest.topics.text import folded_words, word_keys
 
-Field: TypeAlias = Literal["any", "author", "cat"]
+Field: TypeAlias = Literal["any", "author", "cat", "like"]
 
 # Words the lexer reads as operators, so a term spelled like one must be quoted.
 KEYWORDS = frozenset({"OR", "AND", "NOT"})
@@ -34,7 +34,8 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Term:
-    """A word, a quoted phrase, ``author:...`` or ``cat:...``; ``text`` is as typed."""
+    """A word, a quoted phrase, ``author:...``, ``cat:...`` or ``like:<arXiv id>``; ``text`` is
+    as typed (for ``like:``, the bare arXiv id)."""
 
     text: str
     field: Field = "any"
@@ -42,7 +43,7 @@ class Term:
     @cached_property
     def keys(self) -> tuple[str, ...]:
         """The words to find, in order: stemmed, but names unstemmed and categories whole."""
-        if self.field == "cat":
+        if self.field in ("cat", "like"):
             return (self.text.casefold(),)
         if self.field == "author":
             return folded_words(self.text)  # "Williams" is not "William"
@@ -137,6 +138,22 @@ class Query:
             else:
                 stack.extend(node.include)
         return tuple(found.values())
+
+    @cached_property
+    def liked_ids(self) -> tuple[str, ...]:
+        """The arXiv ids of its ``like:`` terms, exclusions included (each must be known)."""
+        found: dict[str, None] = {}
+        stack: list[Node] = [self.root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Term):
+                if node.field == "like":
+                    found[node.text] = None
+            elif isinstance(node, AnyOf):
+                stack.extend(node.options)
+            else:
+                stack.extend((*node.include, *node.exclude))
+        return tuple(found)
 
     def term_count(self) -> int:
         """How many terms were written, exclusions included (the length limit counts them)."""
