@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from subscriptions import forms, services, tasks
+from digest.models import Paper
+from subscriptions import forms, services, tasks, votes
 from subscriptions.client_ip import client_ip
-from subscriptions.models import Subscriber
+from subscriptions.models import Subscriber, Vote
 from subscriptions.preview import topic_preview
 from subscriptions.ratelimits import preview_limited, signup_limited
 from subscriptions.retention import subscriber_erase
@@ -181,6 +182,63 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         services.subscriber_unsubscribe(subscriber=subscriber)
     context = {"subscriber": subscriber, "manage_token": make_token(subscriber, Purpose.MANAGE)}
     return render(request, T + "unsubscribed.html", context)
+
+
+# --- Votes from the email's cards --------------------------------------------------------------
+# Link scanners open every URL of an email, and Outlook's Safe Links even submits forms by script:
+# GET only shows the paper with the vote preselected and one submit button; POST records it.
+_VOTE_IN_LINK = {"more": Vote.Value.LIKE, "less": Vote.Value.DISLIKE}
+
+
+@require_http_methods(["GET", "POST"])
+def feedback(request: HttpRequest, token: str, arxiv_id: str) -> HttpResponse:
+    try:
+        subscriber, _ = read_token(token, Purpose.FEEDBACK)
+    except TokenError as error:
+        return render(request, T + "feedback_bad_link.html", {"error": error}, status=400)
+    paper = Paper.objects.filter(arxiv_id=arxiv_id).first()
+    if paper is None:
+        return render(request, T + "feedback_no_paper.html", {"arxiv_id": arxiv_id}, status=404)
+    if subscriber.status not in votes.VOTING_STATUSES:
+        return render(request, T + "feedback_ended.html", {"paper": paper}, status=410)
+    context: dict[str, object] = {"paper": paper, "token": token}
+    if request.method == "GET":
+        current = votes.subscriber_vote(subscriber=subscriber, paper=paper)
+        chosen = _VOTE_IN_LINK.get(request.GET.get("v", ""))
+        initial = chosen or (current.value if current else Vote.Value.LIKE)
+        context |= {"form": forms.VoteForm(initial={"vote": initial}), "current": current}
+        return render(request, T + "feedback.html", context)
+
+    action = request.POST.get("action", "vote")
+    status = 200
+    if action == "undo":
+        votes.vote_remove(subscriber=subscriber, paper=paper)
+        return render(request, T + "feedback_undone.html", context)
+    if action == "topic":
+        topic_form = forms.TopicAddForm(request.POST, subscriber=subscriber)
+        if topic_form.is_valid():
+            query = topic_form.cleaned_data["topic"]
+            added = services.subscriber_add_topic(subscriber=subscriber, query=query)
+            context |= {"added_topic": query, "already_had": not added}
+        else:
+            status = 400
+        context["topic_form"] = topic_form
+        vote = votes.subscriber_vote(subscriber=subscriber, paper=paper)
+    else:
+        form = forms.VoteForm(request.POST)
+        if not form.is_valid():
+            context |= {"form": form, "current": None}
+            return render(request, T + "feedback.html", context, status=400)
+        vote = votes.vote_record(
+            subscriber=subscriber, paper=paper, value=form.cleaned_data["vote"]
+        )
+    suggestions = votes.topic_suggestions(paper=paper)
+    context |= {"vote": vote, "suggestions": suggestions}
+    context.setdefault(
+        "topic_form",
+        forms.TopicAddForm(subscriber=subscriber, initial={"topic": next(iter(suggestions), "")}),
+    )
+    return render(request, T + "feedback_recorded.html", context, status=status)
 
 
 @require_POST

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from digest.models import Paper
+from digest.topics import validate
 from subscriptions.models import Subscriber, Vote
 
 # Readers whose votes count: confirmed and not gone (a paused reader may still teach the digest).
@@ -65,3 +66,22 @@ def subscriber_set_recommendations(*, subscriber: Subscriber, enabled: bool) -> 
         subscriber.recommendations_enabled = enabled
         subscriber.save(update_fields=["recommendations_enabled", "updated_at"])
     return subscriber
+
+
+def topic_suggestions(*, paper: Paper, limit: int = 5) -> list[str]:
+    """Topics that would catch papers like this one, for the vote page: its first authors, its
+    AI keywords as phrases (or the title's name before a colon), each a valid query."""
+    found: list[str] = []
+    for name in paper.authors[:2]:
+        if name and '"' not in name:
+            found.append(f'author:"{name}"')
+    phrases = list(paper.keywords[:3])
+    if not phrases and ":" in paper.title:
+        head = paper.title.split(":", 1)[0].strip()
+        if 0 < len(head) <= 60:
+            phrases.append(head)
+    for phrase in phrases:
+        phrase = " ".join(phrase.replace('"', " ").split())
+        if phrase:
+            found.append(f'"{phrase}"' if " " in phrase else phrase)
+    return [query for query in dict.fromkeys(found) if validate(query) is None][:limit]
