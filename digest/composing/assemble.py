@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import quote
@@ -46,6 +46,7 @@ _MARKERS = (
 _BREAK_AFTER = re.compile(r"(</(?:tr|td|table|div|p|a)>)")
 
 SECTION_TITLES = {Section.TRENDING: "Trending today", Section.TOPICS: "For your topics"}
+MORE_TITLE = "More papers of the day"
 
 
 def _marker(name: str) -> str:
@@ -332,7 +333,11 @@ class DayRenderer:
             )
         return found
 
-    def render(self, content: DigestContent, links: Links) -> RenderedEmail:
+    def render(
+        self, content: DigestContent, links: Links, *, more: Sequence[Pick] = ()
+    ) -> RenderedEmail:
+        """The reader's email; `more` adds a last section of other papers of the day (the
+        "view in browser" page, where a reader can vote on more than the email showed)."""
         subject = self.subject(content)
         groups = [
             (s, picks)
@@ -344,6 +349,10 @@ class DayRenderer:
             self.section(section) + "".join(self.card(p, bases) for p in picks)
             for section, picks in groups
         )
+        if more:
+            sections += inline_fragment(self._section.render(title=MORE_TITLE)) + "".join(
+                self.card(p, bases) for p in more
+            )
         intro = _intro(content)
         values = {
             "subject": html.escape(subject),
