@@ -136,6 +136,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             if action == "pause":
                 services.subscriber_pause(subscriber=subscriber)
                 messages.success(request, "Paused. No digests until you resume.")
+            elif action in _VOTE_ACTIONS:
+                _manage_votes(request, subscriber, action)
             elif action == "resume":
                 services.subscriber_resume(subscriber=subscriber)
                 messages.success(request, "Resumed. Your next digest goes out as scheduled.")
@@ -155,8 +157,13 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     else:
         status = 200
     deliveries = subscriber.deliveries.filter(status="sent").order_by("-digest_date")[:10]
+    shown_votes = list(votes.subscriber_votes(subscriber=subscriber)[:MANAGE_VOTES_SHOWN])
+    vote_count = subscriber.votes.count() if len(shown_votes) == MANAGE_VOTES_SHOWN else 0
     context = {
         "subscriber": subscriber,
+        "votes": shown_votes,
+        "vote_count": max(vote_count, len(shown_votes)),
+        "older_votes": max(vote_count - len(shown_votes), 0),
         "form": form,
         "token": token,
         "deliveries": deliveries,
@@ -164,6 +171,34 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "time_zones": forms.time_zones(),
     }
     return render(request, T + "manage.html", context, status=status)
+
+
+_VOTE_ACTIONS = ("vote_remove", "votes_clear", "recommendations_off", "recommendations_on")
+MANAGE_VOTES_SHOWN = 200
+
+
+def _manage_votes(request: HttpRequest, subscriber: Subscriber, action: str) -> None:
+    """The manage page's votes panel: remove one vote or all, switch recommendations."""
+    if action == "vote_remove":
+        vote_id = request.POST.get("vote", "")
+        vote = (
+            subscriber.votes.select_related("paper").filter(pk=int(vote_id)).first()
+            if vote_id.isdigit() and len(vote_id) < 19
+            else None
+        )
+        if vote is not None:
+            votes.vote_remove(subscriber=subscriber, paper=vote.paper)
+            messages.success(request, f"Removed your vote on “{vote.paper.title[:80]}”.")
+    elif action == "votes_clear":
+        count = votes.votes_clear(subscriber=subscriber)
+        messages.success(request, f"Removed all your votes ({count}).")
+    else:
+        enabled = action == "recommendations_on"
+        votes.subscriber_set_recommendations(subscriber=subscriber, enabled=enabled)
+        messages.success(
+            request,
+            "Recommendations are on." if enabled else "Recommendations are off; votes are kept.",
+        )
 
 
 # --- Unsubscribe -------------------------------------------------------------------------------
