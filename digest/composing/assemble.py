@@ -247,6 +247,9 @@ class DayRenderer:
                 _marker("arxiv_id"), arxiv_id if text else html.escape(arxiv_id)
             )
             parts = self._actions_parts[key] = tuple(_BASE_MARKER.split(filled))
+        if len(_ACTION_KINDS) == 1:
+            # One kind of link (today's votes): the reader's base joins the pieces in one call.
+            return bases[_ACTION_KINDS[0]].join(parts[::2])
         out = [parts[0]]
         for index in range(1, len(parts), 2):
             out.append(bases[_KIND_OF_MARKER[parts[index]]])
