@@ -32,7 +32,7 @@ OVERFLOWING = """() => {
 
 
 @pytest.fixture
-def site(live_server) -> dict[str, str]:
+def site(live_server):
     """One URL per public page, with the data each needs."""
     day = dt.date.today()
     papers_upsert(records=load_snapshot(listed_on=day).records, listed_on=day)
