@@ -14,6 +14,7 @@ from subscriptions.votes import (
     topic_suggestions,
     vote_record,
     vote_remove,
+    votes_by_subscriber,
     votes_clear,
 )
 from tests.factories import PaperFactory, SubscriberFactory
@@ -70,3 +71,17 @@ def test_topic_suggestions_are_valid_queries():
         '"odd quoted keyword"',
     ]
     assert all(validate(query) is None for query in suggestions)
+
+
+def test_a_batch_reads_its_readers_votes_in_one_query(django_assert_num_queries):
+    readers = SubscriberFactory.create_batch(3)
+    papers = PaperFactory.create_batch(2)
+    vote_record(subscriber=readers[0], paper=papers[0], value="like")
+    vote_record(subscriber=readers[0], paper=papers[1], value="dislike")
+    vote_record(subscriber=readers[2], paper=papers[1], value="like")
+    with django_assert_num_queries(1):
+        found = votes_by_subscriber(subscriber_ids=[r.pk for r in readers])
+    assert found == {
+        readers[0].pk: [(papers[1].pk, "dislike"), (papers[0].pk, "like")],
+        readers[2].pk: [(papers[1].pk, "like")],
+    }
