@@ -2,7 +2,10 @@
 
 Premailer is slow (milliseconds per document), so it never runs per recipient: the page shell is
 rendered and inlined once per day with markers where personal values go, and each paper card is
-rendered and inlined once per (paper, section, matched words). A recipient's email is then
+rendered and inlined once per paper, with markers for the reader's reason, snippet and card
+links. The card links ("More like this", "Less like this": CARD_ACTIONS) are rendered once per day
+and filled with the paper's id once per paper; per reader only their base URL, which carries the
+one token signed for their digest (build.card_bases), is joined in. A recipient's email is then
 string assembly plus a small Jinja2 render for the subject and the text part.
 """
 
