@@ -236,7 +236,11 @@ def feedback(request: HttpRequest, token: str, arxiv_id: str) -> HttpResponse:
         return render(request, T + "feedback_no_paper.html", {"arxiv_id": arxiv_id}, status=404)
     if subscriber.status not in votes.VOTING_STATUSES:
         return render(request, T + "feedback_ended.html", {"paper": paper}, status=410)
-    context: dict[str, object] = {"paper": paper, "token": token}
+    context: dict[str, object] = {
+        "paper": paper,
+        "token": token,
+        "recommendations_enabled": subscriber.recommendations_enabled,
+    }
     if request.method == "GET":
         current = votes.subscriber_vote(subscriber=subscriber, paper=paper)
         chosen = _VOTE_IN_LINK.get(request.GET.get("v", ""))

@@ -232,3 +232,11 @@ def test_erasing_a_reader_removes_their_votes(client, reader, paper):
     client.post(vote_url(other), {"vote": "dislike"})
     subscriber_erase(subscriber=reader)
     assert list(Vote.objects.values_list("subscriber__email", flat=True)) == ["other@example.org"]
+
+
+def test_with_recommendations_off_the_vote_is_kept_and_the_page_says_so(client, reader, paper):
+    reader.recommendations_enabled = False
+    reader.save()
+    html = client.post(vote_url(reader), {"vote": "like"}).content.decode()
+    assert "You switched recommendations off" in html
+    assert Vote.objects.get().value == "like"
