@@ -306,6 +306,8 @@ BEAT_PLAN_EVERY_SECONDS = env.float("BEAT_PLAN_EVERY_SECONDS", default=0.0)
 DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=100)
 DIGEST_TRENDING_COUNT = env.int("DIGEST_TRENDING_COUNT", default=5)
 DIGEST_ARCHIVE_COUNT = env.int("DIGEST_ARCHIVE_COUNT", default=20)
+# Papers of the day shown below the email on a reader's "view in browser" page, to vote on.
+DIGEST_VIEW_MORE_COUNT = env.int("DIGEST_VIEW_MORE_COUNT", default=100)
 # A row still `sending` this long after it was claimed is marked `unknown` and never resent.
 DELIVERY_SENDING_TIMEOUT = env.int("DELIVERY_SENDING_TIMEOUT", default=900)
 CONFIRM_MAX_AGE_DAYS = env.int("CONFIRM_MAX_AGE_DAYS", default=7)

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from digest.papers.selectors import arxiv_ids_known
 from digest.topics import validate as topic_error
-from subscriptions.models import Subscriber, Topic
+from subscriptions.models import Subscriber, Topic, Vote
 from subscriptions.services import Preferences
 
 MAX_TOPICS = 20
@@ -185,3 +185,32 @@ class ResendForm(_Form):
         label="Email address",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
+
+
+class VoteForm(_Form):
+    """The vote page's form: the vote preselected from the link, one button to record it."""
+
+    vote = forms.ChoiceField(
+        choices=Vote.Value.choices, widget=forms.RadioSelect, label="Your vote"
+    )
+
+
+class TopicAddForm(_Form):
+    """Turn a vote into a topic: one query, checked like a line of the manage form's topics."""
+
+    topic = forms.CharField(max_length=200, label="Add a topic")
+
+    def __init__(self, *args: Any, subscriber: Subscriber, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.subscriber = subscriber
+
+    def clean_topic(self) -> str:
+        query = " ".join(self.cleaned_data["topic"].split())
+        if message := topic_error(query):
+            raise forms.ValidationError(
+                "“%(query)s”: %(message)s", params={"query": query, "message": message}
+            )
+        known = set(self.subscriber.topics.values_list("query", flat=True))
+        if query not in known and len(known) >= MAX_TOPICS:
+            raise forms.ValidationError(f"You already have {MAX_TOPICS} topics, the most we keep.")
+        return query

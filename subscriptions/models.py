@@ -1,4 +1,5 @@
-"""People and their consent: subscribers, their topics, and the suppression list."""
+"""People and their consent: subscribers, their topics, their votes on papers, and the
+suppression list."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ class Subscriber(models.Model):
     )
     min_upvotes = models.PositiveIntegerField(default=0)
     quiet_day_note = models.BooleanField(default=False)
+    # Off: the reader's votes are kept (and listed on the manage page) but nothing is
+    # recommended from them.
+    recommendations_enabled = models.BooleanField(default=True)
     # Part of every signed link; bumping it revokes confirm and manage links.
     token_version = models.PositiveIntegerField(default=1)
 
@@ -75,6 +79,34 @@ class Topic(models.Model):
 
     def __str__(self) -> str:
         return self.query
+
+
+class Vote(models.Model):
+    """A reader's "More like this" / "Less like this" on one paper, from an email's card or the
+    "view in browser" page. One per reader and paper: a second vote replaces the first. Erasing
+    the reader (or the paper) deletes it."""
+
+    class Value(models.TextChoices):
+        LIKE = "like", "More like this"
+        DISLIKE = "dislike", "Less like this"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="votes")
+    paper = models.ForeignKey("digest.Paper", on_delete=models.CASCADE, related_name="votes")
+    value = models.CharField(max_length=8, choices=Value.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "paper"], name="unique_vote_per_paper"),
+            models.CheckConstraint(
+                condition=models.Q(value__in=["like", "dislike"]), name="vote_value_like_dislike"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} {self.paper_id} by {self.subscriber_id}"
 
 
 class Suppression(models.Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -149,6 +150,34 @@ def subscriber_update_preferences(
         subscriber.save()
         topics_replace(subscriber=subscriber, queries=preferences.topics)
     return subscriber
+
+
+def subscriber_preferences(*, subscriber: Subscriber) -> Preferences:
+    """The reader's current choices, as the manage form would submit them unchanged."""
+    return Preferences(
+        topics=tuple(t.query for t in subscriber.topics.all()),
+        cadence=subscriber.cadence,
+        weekday=subscriber.weekday,
+        delivery_hour=subscriber.delivery_hour,
+        timezone=subscriber.timezone,
+        max_papers=subscriber.max_papers,
+        min_upvotes=subscriber.min_upvotes,
+        quiet_day_note=subscriber.quiet_day_note,
+    )
+
+
+def subscriber_add_topic(*, subscriber: Subscriber, query: str) -> bool:
+    """Add one topic (already validated by the caller's form) to the reader's preferences, as
+    the manage form would; False if they already have it."""
+    current = subscriber_preferences(subscriber=subscriber)
+    query = query.strip()
+    if query in current.topics:
+        return False
+    subscriber_update_preferences(
+        subscriber=subscriber,
+        preferences=dataclasses.replace(current, topics=(*current.topics, query)),
+    )
+    return True
 
 
 def subscriber_pause(*, subscriber: Subscriber) -> Subscriber:

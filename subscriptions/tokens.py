@@ -4,6 +4,9 @@ https://docs.djangoproject.com/en/5.2/topics/signing/
 Confirm and manage tokens expire and carry the subscriber's token version, so bumping the version
 revokes them. Unsubscribe tokens never expire and ignore the version: they can only unsubscribe,
 and a link in an old email must keep working (RFC 8058; providers expect at least 60 days).
+Feedback tokens (the "More / Less like this" links) behave like unsubscribe tokens: they can only
+vote (or add a topic), and a card in an old email keeps working. One is signed per reader per
+digest; the card's paper and the vote travel beside it in the URL, so nothing is signed per card.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class Purpose(StrEnum):
     MANAGE = "manage"
     UNSUBSCRIBE = "unsubscribe"
     VIEW = "view"  # the personal "view in browser" page of one delivery
+    FEEDBACK = "feedback"  # votes on papers from the email's cards
 
 
 class TokenError(Exception):
@@ -31,6 +35,10 @@ class TokenError(Exception):
     def __init__(self, message: str, *, expired: bool = False) -> None:
         super().__init__(message)
         self.expired = expired
+
+
+# Links that must keep working in old emails: no expiry, and a token-version bump leaves them be.
+_NEVER_REVOKED = (Purpose.UNSUBSCRIBE, Purpose.FEEDBACK)
 
 
 def _salt(purpose: Purpose) -> str:
@@ -72,6 +80,6 @@ def read_token(token: str, purpose: Purpose) -> tuple[Subscriber, int | None]:
     subscriber = Subscriber.objects.filter(pk=payload[0]).first()
     if subscriber is None:
         raise TokenError("This link is not valid.")
-    if purpose is not Purpose.UNSUBSCRIBE and payload[1] != subscriber.token_version:
+    if purpose not in _NEVER_REVOKED and payload[1] != subscriber.token_version:
         raise TokenError("This link has been replaced by a newer one.")
     return subscriber, payload[2] if len(payload) == 3 else None

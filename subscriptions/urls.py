@@ -16,4 +16,7 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("resubscribe/<str:token>/", views.resubscribe, name="resubscribe"),
     path("manage/<str:token>/erase/", views.erase, name="erase"),
+    # A card's vote link: the reader's feedback token, then the paper (old-style ids have a
+    # slash), then ?v=more or ?v=less. Built by digest.composing.build.card_bases().
+    path("feedback/<str:token>/<path:arxiv_id>/", views.feedback, name="feedback"),
 ]

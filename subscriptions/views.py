@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from subscriptions import forms, services, tasks
+from digest.models import Paper
+from subscriptions import forms, services, tasks, votes
 from subscriptions.client_ip import client_ip
-from subscriptions.models import Subscriber
+from subscriptions.models import Subscriber, Vote
 from subscriptions.preview import topic_preview
 from subscriptions.ratelimits import preview_limited, signup_limited
 from subscriptions.retention import subscriber_erase
@@ -135,6 +136,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             if action == "pause":
                 services.subscriber_pause(subscriber=subscriber)
                 messages.success(request, "Paused. No digests until you resume.")
+            elif action in _VOTE_ACTIONS:
+                _manage_votes(request, subscriber, action)
             elif action == "resume":
                 services.subscriber_resume(subscriber=subscriber)
                 messages.success(request, "Resumed. Your next digest goes out as scheduled.")
@@ -154,8 +157,13 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     else:
         status = 200
     deliveries = subscriber.deliveries.filter(status="sent").order_by("-digest_date")[:10]
+    shown_votes = list(votes.subscriber_votes(subscriber=subscriber)[:MANAGE_VOTES_SHOWN])
+    vote_count = subscriber.votes.count() if len(shown_votes) == MANAGE_VOTES_SHOWN else 0
     context = {
         "subscriber": subscriber,
+        "votes": shown_votes,
+        "vote_count": max(vote_count, len(shown_votes)),
+        "older_votes": max(vote_count - len(shown_votes), 0),
         "form": form,
         "token": token,
         "deliveries": deliveries,
@@ -163,6 +171,34 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "time_zones": forms.time_zones(),
     }
     return render(request, T + "manage.html", context, status=status)
+
+
+_VOTE_ACTIONS = ("vote_remove", "votes_clear", "recommendations_off", "recommendations_on")
+MANAGE_VOTES_SHOWN = 200
+
+
+def _manage_votes(request: HttpRequest, subscriber: Subscriber, action: str) -> None:
+    """The manage page's votes panel: remove one vote or all, switch recommendations."""
+    if action == "vote_remove":
+        vote_id = request.POST.get("vote", "")
+        vote = (
+            subscriber.votes.select_related("paper").filter(pk=int(vote_id)).first()
+            if vote_id.isdigit() and len(vote_id) < 19
+            else None
+        )
+        if vote is not None:
+            votes.vote_remove(subscriber=subscriber, paper=vote.paper)
+            messages.success(request, f"Removed your vote on “{vote.paper.title[:80]}”.")
+    elif action == "votes_clear":
+        count = votes.votes_clear(subscriber=subscriber)
+        messages.success(request, f"Removed all your votes ({count}).")
+    else:
+        enabled = action == "recommendations_on"
+        votes.subscriber_set_recommendations(subscriber=subscriber, enabled=enabled)
+        messages.success(
+            request,
+            "Recommendations are on." if enabled else "Recommendations are off; votes are kept.",
+        )
 
 
 # --- Unsubscribe -------------------------------------------------------------------------------
@@ -181,6 +217,67 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         services.subscriber_unsubscribe(subscriber=subscriber)
     context = {"subscriber": subscriber, "manage_token": make_token(subscriber, Purpose.MANAGE)}
     return render(request, T + "unsubscribed.html", context)
+
+
+# --- Votes from the email's cards --------------------------------------------------------------
+# Link scanners open every URL of an email, and Outlook's Safe Links even submits forms by script:
+# GET only shows the paper with the vote preselected and one submit button; POST records it.
+_VOTE_IN_LINK = {"more": Vote.Value.LIKE, "less": Vote.Value.DISLIKE}
+
+
+@require_http_methods(["GET", "POST"])
+def feedback(request: HttpRequest, token: str, arxiv_id: str) -> HttpResponse:
+    try:
+        subscriber, _ = read_token(token, Purpose.FEEDBACK)
+    except TokenError as error:
+        return render(request, T + "feedback_bad_link.html", {"error": error}, status=400)
+    paper = Paper.objects.filter(arxiv_id=arxiv_id).first()
+    if paper is None:
+        return render(request, T + "feedback_no_paper.html", {"arxiv_id": arxiv_id}, status=404)
+    if subscriber.status not in votes.VOTING_STATUSES:
+        return render(request, T + "feedback_ended.html", {"paper": paper}, status=410)
+    context: dict[str, object] = {
+        "paper": paper,
+        "token": token,
+        "recommendations_enabled": subscriber.recommendations_enabled,
+    }
+    if request.method == "GET":
+        current = votes.subscriber_vote(subscriber=subscriber, paper=paper)
+        chosen = _VOTE_IN_LINK.get(request.GET.get("v", ""))
+        initial = chosen or (current.value if current else Vote.Value.LIKE)
+        context |= {"form": forms.VoteForm(initial={"vote": initial}), "current": current}
+        return render(request, T + "feedback.html", context)
+
+    action = request.POST.get("action", "vote")
+    status = 200
+    if action == "undo":
+        votes.vote_remove(subscriber=subscriber, paper=paper)
+        return render(request, T + "feedback_undone.html", context)
+    if action == "topic":
+        topic_form = forms.TopicAddForm(request.POST, subscriber=subscriber)
+        if topic_form.is_valid():
+            query = topic_form.cleaned_data["topic"]
+            added = services.subscriber_add_topic(subscriber=subscriber, query=query)
+            context |= {"added_topic": query, "already_had": not added}
+        else:
+            status = 400
+        context["topic_form"] = topic_form
+        vote = votes.subscriber_vote(subscriber=subscriber, paper=paper)
+    else:
+        form = forms.VoteForm(request.POST)
+        if not form.is_valid():
+            context |= {"form": form, "current": None}
+            return render(request, T + "feedback.html", context, status=400)
+        vote = votes.vote_record(
+            subscriber=subscriber, paper=paper, value=form.cleaned_data["vote"]
+        )
+    suggestions = votes.topic_suggestions(paper=paper)
+    context |= {"vote": vote, "suggestions": suggestions}
+    context.setdefault(
+        "topic_form",
+        forms.TopicAddForm(subscriber=subscriber, initial={"topic": next(iter(suggestions), "")}),
+    )
+    return render(request, T + "feedback_recorded.html", context, status=status)
 
 
 @require_POST

@@ -58,6 +58,7 @@ PAPER_FIELDS = (
     "title",
     "authors",
     "abstract",
+    "ai_summary",
     "categories",
     "listed_on",
     "upvotes",

@@ -2,7 +2,10 @@
 
 Premailer is slow (milliseconds per document), so it never runs per recipient: the page shell is
 rendered and inlined once per day with markers where personal values go, and each paper card is
-rendered and inlined once per (paper, section, matched words). A recipient's email is then
+rendered and inlined once per paper, with markers for the reader's reason, snippet and card
+links. The card links ("More like this", "Less like this": CARD_ACTIONS) are rendered once per day
+and filled with the paper's id once per paper; per reader only their base URL, which carries the
+one token signed for their digest (build.card_bases), is joined in. A recipient's email is then
 string assembly plus a small Jinja2 render for the subject and the text part.
 """
 
@@ -11,8 +14,10 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import quote
 
 from markupsafe import Markup
 
@@ -44,6 +49,7 @@ _MARKERS = (
 _BREAK_AFTER = re.compile(r"(</(?:tr|td|table|div|p|a)>)")
 
 SECTION_TITLES = {Section.TRENDING: "Trending today", Section.TOPICS: "For your topics"}
+MORE_TITLE = "More papers of the day"
 
 
 def _marker(name: str) -> str:
@@ -51,6 +57,32 @@ def _marker(name: str) -> str:
 
 
 _MARKER = re.compile("|".join(_marker(name) for name in _MARKERS))
+# Where a card's per-reader parts go, in this order in _card.html.
+_CARD_MARKERS = ("why", "snippet", "actions")
+_CARD_MARKER = re.compile("|".join(_marker(name) for name in _CARD_MARKERS))
+
+
+@dataclass(frozen=True, slots=True)
+class CardAction:
+    """A per-reader link on every paper card: `<base of kind><arxiv id>/<suffix>`, where the
+    base is the reader's (Links.card_bases[kind], signed once per digest)."""
+
+    kind: str
+    label: str
+    suffix: str
+
+
+# The links each card carries for its reader, in order. The HTML link text is a promise (issue
+# 17): "More like this" / "Less like this". Another per-card link (say "Follow") is one more
+# entry here and one more base in build.card_bases().
+CARD_ACTIONS: tuple[CardAction, ...] = (
+    CardAction("feedback", "More like this", "?v=more"),
+    CardAction("feedback", "Less like this", "?v=less"),
+)
+
+_ACTION_KINDS = tuple(dict.fromkeys(action.kind for action in CARD_ACTIONS))
+_BASE_MARKER = re.compile("(" + "|".join(_marker("base_" + k) for k in _ACTION_KINDS) + ")")
+_KIND_OF_MARKER = {_marker("base_" + kind): kind for kind in _ACTION_KINDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +90,9 @@ class Links:
     view_url: str
     manage_url: str
     unsubscribe_url: str
+    # Per kind of card action, the reader's URL prefix (".../feedback/<token>/"). Empty: cards
+    # carry no per-reader links (a copy sent to someone else, the public archive).
+    card_bases: Mapping[str, str] = field(default_factory=dict)
 
 
 def author_line(paper: Paper) -> str:
@@ -141,9 +176,21 @@ class DayRenderer:
             env.get_template("_highlight.html").render(text=text)
         ).strip()
         self._card_text = env.get_template("_card.txt")
+        # A card's per-reader links: rendered (and inlined) once per day with markers for the
+        # reader's bases and the paper's id; per paper the id is put in, per reader the bases.
+        action_markers = {
+            "actions": CARD_ACTIONS,
+            "bases": {kind: Markup(_marker("base_" + kind)) for kind in _ACTION_KINDS},  # noqa: S704
+            "arxiv_id": Markup(_marker("arxiv_id")),  # noqa: S704 (fixed ASCII)
+        }
+        self._actions_html = inline_fragment(
+            env.get_template("_card_actions.html").render(action_markers)
+        ).strip()
+        self._actions_text = env.get_template("_card_actions.txt").render(action_markers)
+        self._actions_parts: dict[tuple[int, bool], tuple[str, ...]] = {}
         # Per paper (HTML) or per paper and matched words (text): the parts around the
         # reader's reason line, so a reader's card is a few string joins.
-        self._card_parts: dict[int, tuple[str, str, str] | None] = {}
+        self._card_parts: dict[int, tuple[str, str, str, str] | None] = {}
         self._snippets: dict[tuple[int, frozenset[str]], list[tuple[str, bool]]] = {}
         self._snippets_html: dict[tuple[int, frozenset[str]], str] = {}
         self._text_parts: dict[tuple[int, frozenset[str]], tuple[str, str]] = {}
@@ -155,34 +202,62 @@ class DayRenderer:
             self._snippets[key] = snippet(pick.paper.abstract, pick.reason.words)
         return self._snippets[key]
 
-    def text_card(self, pick: Pick) -> str:
+    def text_card(self, pick: Pick, bases: Mapping[str, str] | None = None) -> str:
         """A paper's block in the text part: rendered once per paper and matched words, with
-        the reader's reason line put in place."""
+        the reader's reason line and card links (`bases`, as in Links.card_bases) put in place."""
         key = (pick.paper.pk, pick.reason.words)
+        actions = self.actions(pick.paper, bases, text=True) if bases else ""
         if key not in self._text_parts:
-            text = "".join(part for part, _ in self.snippet(pick))
-            rendered = self._card_text.render(
-                paper=pick.paper,
-                meta=" | ".join(meta_line(pick.paper)).replace("\u25b2 ", ""),
-                why=_marker("why"),
-                snippet=textwrap.fill(
-                    text, width=76, initial_indent="   ", subsequent_indent="   "
-                ),
-            )
+            context = self._text_card_context(pick)
+            rendered = self._card_text.render(context, why=_marker("why"))
             if rendered.count(_marker("why")) != 1:
                 # Paper text that contains the marker itself (only ever on purpose): no shortcut.
-                return self._card_text.render(
-                    paper=pick.paper,
-                    meta=" | ".join(meta_line(pick.paper)).replace("\u25b2 ", ""),
-                    why=self._why_text(pick).rstrip("\n"),
-                    snippet=textwrap.fill(
-                        text, width=76, initial_indent="   ", subsequent_indent="   "
-                    ),
-                )
+                why = self._why_text(pick).rstrip("\n")
+                return self._card_text.render(context, why=why) + actions
             before, _, after = rendered.partition(_marker("why") + "\n")
             self._text_parts[key] = (before, after)
         before, after = self._text_parts[key]
-        return before + self._why_text(pick) + after
+        return before + self._why_text(pick) + after + actions
+
+    def _text_card_context(self, pick: Pick) -> dict[str, object]:
+        paper = pick.paper
+        text = "".join(part for part, _ in self.snippet(pick))
+        tldr = ""
+        if paper.ai_summary:
+            tldr = textwrap.fill(
+                "TL;DR (Hugging Face's AI summary): " + _one_line(paper.ai_summary),
+                width=76,
+                initial_indent="   ",
+                subsequent_indent="   ",
+            )
+        return {
+            "paper": paper,
+            "meta": " | ".join(meta_line(paper)).replace("\u25b2 ", ""),
+            "tldr": tldr,
+            "snippet": textwrap.fill(text, width=76, initial_indent="   ", subsequent_indent="   "),
+        }
+
+    def actions(self, paper: Paper, bases: Mapping[str, str], *, text: bool = False) -> str:
+        """The card's per-reader links for one reader: the day's rendered links with the paper's
+        id put in once per paper and the reader's bases (HTML-escaped for the HTML part) joined
+        in. Nothing is signed here: the bases carry the reader's token."""
+        key = (paper.pk, text)
+        parts = self._actions_parts.get(key)
+        if parts is None:
+            arxiv_id = quote(paper.arxiv_id, safe="/")
+            source = self._actions_text if text else self._actions_html
+            filled = source.replace(
+                _marker("arxiv_id"), arxiv_id if text else html.escape(arxiv_id)
+            )
+            parts = self._actions_parts[key] = tuple(_BASE_MARKER.split(filled))
+        if len(_ACTION_KINDS) == 1:
+            # One kind of link (today's votes): the reader's base joins the pieces in one call.
+            return bases[_ACTION_KINDS[0]].join(parts[::2])
+        out = [parts[0]]
+        for index in range(1, len(parts), 2):
+            out.append(bases[_KIND_OF_MARKER[parts[index]]])
+            out.append(parts[index + 1])
+        return "".join(out)
 
     @staticmethod
     def _why_text(pick: Pick) -> str:
@@ -199,25 +274,27 @@ class DayRenderer:
             f"(matched: {', '.join(words)})\n"
         )
 
-    def _card_shell(self, pick: Pick) -> tuple[str, str, str] | None:
-        """The paper's card around the reason line and the snippet: premailer runs once per
-        paper a day (the card is the same in either section), not once per reader."""
+    def _card_shell(self, pick: Pick) -> tuple[str, str, str, str] | None:
+        """The paper's card around the reason line, the snippet and the reader's card links:
+        premailer runs once per paper a day (the card is the same in either section), not once
+        per reader."""
         key = pick.paper.pk
         if key not in self._card_parts:
             fragment = self._card.render(
                 paper=pick.paper,
                 meta=meta_line(pick.paper),
-                why=Markup(_marker("why")),  # noqa: S704 (fixed ASCII)
-                snippet=Markup(_marker("snippet")),  # noqa: S704 (fixed ASCII)
+                tldr=_one_line(pick.paper.ai_summary),
+                # Markers are fixed ASCII letters, safe as markup.
+                **{name: Markup(_marker(name)) for name in _CARD_MARKERS},  # noqa: S704
             )
             shell = _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
-            if shell.count(_marker("why")) != 1 or shell.count(_marker("snippet")) != 1:
+            found = _CARD_MARKER.findall(shell)
+            if found != [_marker(name) for name in _CARD_MARKERS]:
                 # The paper's own text contains a marker: no shortcut for it.
                 self._card_parts[key] = None
             else:
-                head, _, rest = shell.partition(_marker("why"))
-                middle, _, tail = rest.partition(_marker("snippet"))
-                self._card_parts[key] = (head, middle, tail)
+                head, middle, before_actions, tail = _CARD_MARKER.split(shell)
+                self._card_parts[key] = (head, middle, before_actions, tail)
         return self._card_parts[key]
 
     def _snippet_html(self, pick: Pick) -> str:
@@ -231,23 +308,28 @@ class DayRenderer:
             )
         return self._snippets_html[key]
 
-    def card(self, pick: Pick) -> str:
+    def card(self, pick: Pick, bases: Mapping[str, str] | None = None) -> str:
+        """The paper's card for one reader; `bases` are the reader's HTML-escaped card-link
+        prefixes (escape_bases(links.card_bases)); without them the card has no such links."""
         topics = pick.reason.topics
         why = ""
         if topics:
             label = f"Matches your topic{'s' if len(topics) > 1 else ''}: {', '.join(topics)}"
             why = self._why.replace(_marker("text"), html.escape(label))
+        actions = self.actions(pick.paper, bases) if bases else ""
         parts = self._card_shell(pick)
         if parts is None:
             fragment = self._card.render(
                 paper=pick.paper,
                 meta=meta_line(pick.paper),
+                tldr=_one_line(pick.paper.ai_summary),
                 why=Markup(why),  # noqa: S704 (built from escaped text above)
                 snippet=Markup(self._snippet_html(pick)),  # noqa: S704 (escaped parts)
+                actions=Markup(actions),  # noqa: S704 (inlined template, escaped bases)
             )
             return _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
-        head, middle, tail = parts
-        return head + why + middle + self._snippet_html(pick) + tail
+        head, middle, before_actions, tail = parts
+        return head + why + middle + self._snippet_html(pick) + before_actions + actions + tail
 
     def section(self, section: Section) -> str:
         found = self._sections.get(section)
@@ -257,17 +339,26 @@ class DayRenderer:
             )
         return found
 
-    def render(self, content: DigestContent, links: Links) -> RenderedEmail:
+    def render(
+        self, content: DigestContent, links: Links, *, more: Sequence[Pick] = ()
+    ) -> RenderedEmail:
+        """The reader's email; `more` adds a last section of other papers of the day (the
+        "view in browser" page, where a reader can vote on more than the email showed)."""
         subject = self.subject(content)
         groups = [
             (s, picks)
             for s, picks in ((Section.TRENDING, content.trending), (Section.TOPICS, content.topics))
             if picks
         ]
+        bases = escape_bases(links.card_bases)
         sections = "".join(
-            self.section(section) + "".join(self.card(p) for p in picks)
+            self.section(section) + "".join(self.card(p, bases) for p in picks)
             for section, picks in groups
         )
+        if more:
+            sections += inline_fragment(self._section.render(title=MORE_TITLE)) + "".join(
+                self.card(p, bases) for p in more
+            )
         intro = _intro(content)
         values = {
             "subject": html.escape(subject),
@@ -286,7 +377,10 @@ class DayRenderer:
             day_label=self.day_label,
             intro=intro,
             sections=[
-                {"title": SECTION_TITLES[s], "cards": [self.text_card(p) for p in picks]}
+                {
+                    "title": SECTION_TITLES[s],
+                    "cards": [self.text_card(p, links.card_bases) for p in picks],
+                }
                 for s, picks in groups
             ],
             view_url=links.view_url,
@@ -309,6 +403,17 @@ class DayRenderer:
                 first_title=content.trending[0].paper.title if content.trending else "",
             )
         )
+
+
+def escape_bases(bases: Mapping[str, str]) -> dict[str, str]:
+    """Card-link prefixes as they go into an href (once per reader, not per card)."""
+    return {kind: html.escape(base) for kind, base in bases.items()}
+
+
+def _one_line(text: str) -> str:
+    """A TL;DR as one line of at most 300 characters (HF's are one sentence)."""
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:299].rsplit(" ", 1)[0] + "\u2026"
 
 
 def _intro(content: DigestContent) -> str:

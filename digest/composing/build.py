@@ -103,7 +103,22 @@ def subscriber_links(subscriber: Subscriber, *, day: date, delivery_id: int | No
         view_url=view_url,
         manage_url=absolute_url("subscriptions:manage", make_token(subscriber, Purpose.MANAGE)),
         unsubscribe_url=unsubscribe_url(subscriber),
+        card_bases=card_bases(subscriber),
     )
+
+
+def card_bases(subscriber: Subscriber) -> dict[str, str]:
+    """The reader's prefixes of the per-card links (assemble.CARD_ACTIONS): one token signed per
+    digest, the card's paper and vote go after it (`<prefix><arxiv_id>/?v=more`)."""
+    token = make_token(subscriber, Purpose.FEEDBACK)
+    return {"feedback": _feedback_prefix(settings.SITE_URL) + token + "/"}
+
+
+@lru_cache(maxsize=8)
+def _feedback_prefix(site_url: str) -> str:
+    """SITE_URL + the path before the token in `subscriptions:feedback`."""
+    path = reverse("subscriptions:feedback", args=[_SLOT, "0000.00000"])
+    return site_url + path.partition(_SLOT)[0]
 
 
 def unsubscribe_url(subscriber: Subscriber) -> str:

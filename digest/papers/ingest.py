@@ -37,6 +37,8 @@ _FILL_FIELDS = (
     "project_page",
     "thumbnail",
 )
+# Fields a source regenerates (Hugging Face rewrites its AI summary): the newest non-empty value.
+_REFRESHED_FIELDS = ("ai_summary",)
 # Fields a new arXiv version may change.
 _VERSIONED_FIELDS = ("title", "abstract", "authors", "author_count", "categories")
 
@@ -120,6 +122,7 @@ def _new_paper(record: PaperRecord, listed_on: date) -> Paper:
         categories=list(record.categories),
         primary_category=record.primary_category,
         keywords=list(record.keywords),
+        ai_summary=record.ai_summary,
         published_at=record.published_at,
         listed_on=record.listed_on or listed_on,
         upvotes=record.upvotes or 0,
@@ -148,6 +151,9 @@ def _merge(paper: Paper, record: PaperRecord) -> list[str]:
     for name in _LIVE_FIELDS:
         # A source that does not know the value (arXiv has no upvotes) leaves it alone.
         if getattr(record, name) is not None:
+            take(name)
+    for name in _REFRESHED_FIELDS:
+        if getattr(incoming, name):
             take(name)
     newer_version = bool(record.version and (paper.version or 0) < record.version)
     if newer_version:

@@ -2,8 +2,9 @@
 
 API shape: shared/reference/sources.md (`GET /api/daily_papers?date=...&limit=...&p=...`).
 The list is community-curated, so it is the only source of the trending signal (upvotes,
-comments, GitHub stars, AI keywords). Its items come and go in shape: unknown fields are
-ignored, and an item we cannot use is skipped with a reason instead of failing the whole day.
+comments, GitHub stars) and of the AI keywords and one-sentence AI summary. Its items come and go
+in shape: unknown fields are ignored, and an item we cannot use is skipped with a reason instead
+of failing the whole day.
 """
 
 from __future__ import annotations
@@ -190,6 +191,7 @@ def _record(item: object, *, listed_on: date) -> PaperRecord:
         # Authors without a name still count (the page shows "N authors").
         author_count=len(_optional(paper, "authors", list, "paper.authors") or []),
         keywords=_keywords(paper),
+        ai_summary=_fold(_optional(paper, "ai_summary", str, "paper.ai_summary") or ""),
         published_at=_datetime(paper, "publishedAt", "paper.publishedAt"),
         listed_on=listed_on,
         upvotes=_optional(paper, "upvotes", int, "paper.upvotes"),

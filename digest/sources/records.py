@@ -36,6 +36,7 @@ class PaperRecord:
     categories: tuple[str, ...] = ()
     primary_category: str = ""
     keywords: tuple[str, ...] = ()
+    ai_summary: str = ""  # Hugging Face's one-sentence summary, white space folded
     published_at: datetime | None = None
     listed_on: date | None = None
     upvotes: int | None = None

@@ -15,6 +15,7 @@ from digest.composing.selection import DigestContent, Pick, Reason, Section
 from digest.models import Delivery, Paper
 from digest.papers.selectors import trending_papers
 from digest.web.csp import allow_email
+from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, TokenError, read_token
 
 
@@ -28,6 +29,17 @@ def day_archive(request: HttpRequest, day: str) -> HttpResponse:
     if not papers:
         raise Http404("No digest for that day")
     return render(request, "web/digest_archive.html", {"day": for_date, "papers": papers})
+
+
+def _rest_of_the_day(delivery: Delivery, subscriber: Subscriber, *, shown: set[str]) -> list[Pick]:
+    """The digest day's other papers (a weekly reader's week), in the trending order, for the
+    reader to vote on below their email."""
+    days = 7 if subscriber.cadence == Subscriber.Cadence.WEEKLY else 1
+    count = settings.DIGEST_VIEW_MORE_COUNT
+    day = delivery.digest_date
+    candidates = trending_papers(day=day, days=days, limit=count + len(shown)) if count else []
+    rest = [paper for paper in candidates if paper.arxiv_id not in shown][:count]
+    return [Pick(paper, Section.TRENDING, Reason((), frozenset())) for paper in rest]
 
 
 @require_GET
@@ -58,7 +70,9 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
         )
         (content.trending if pick.section is Section.TRENDING else content.topics).append(pick)
     links = subscriber_links(subscriber, day=delivery.digest_date, delivery_id=delivery.pk)
-    email = DayRenderer(delivery.digest_date).render(content, links)
+    email = DayRenderer(delivery.digest_date).render(
+        content, links, more=_rest_of_the_day(delivery, subscriber, shown=set(papers))
+    )
     response = HttpResponse(email.html)
     response["X-Robots-Tag"] = "noindex"
     allow_email(response, email.html)

@@ -171,3 +171,38 @@ def test_screenshots(browser, live_server, listing, screenshots_dir: Path, name,
     expect(page.get_by_role("button", name="Send me a new link")).to_be_visible()
     page.screenshot(path=screenshots_dir / f"bad-link-{name}.png", full_page=True)
     page.context.close()
+
+
+def test_reader_votes_from_the_emailed_digest(
+    browser, live_server, listing, settings, file_outbox, screenshots_dir: Path
+):
+    """The digest opened from the outbox (the .html the demo writes beside each .eml): "More
+    like this" on a card opens the vote page, which saves nothing until the reader confirms."""
+    from django.core.management import call_command
+
+    from subscriptions.models import Vote
+    from tests.factories import SubscriberFactory
+
+    settings.SITE_URL = live_server.url  # the email's links point at this test server
+    reader = SubscriberFactory(email="voter@example.org", topics=["transformer"])
+    call_command("send_digests", day=listing.isoformat())
+    (preview,) = file_outbox.glob("*voter@example.org*.html")
+
+    page = new_page(browser, PHONE)
+    page.goto(preview.as_uri())
+    first_card = page.locator("td.card").first
+    title = first_card.locator("a.card-title").inner_text()
+    first_card.get_by_role("link", name="More like this", exact=True).click()
+
+    expect(page.get_by_role("heading", name="More or less like this?")).to_be_visible()
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    expect(page.get_by_label("More like this")).to_be_checked()
+    assert not Vote.objects.exists()  # opening the link (as a scanner would) saved nothing
+    page.screenshot(path=screenshots_dir / "vote-phone.png", full_page=True)
+
+    page.get_by_role("button", name="Save my vote").click()
+    expect(page.get_by_role("heading", name="Saved: “More like this”")).to_be_visible()
+    vote = Vote.objects.get()
+    assert (vote.subscriber, vote.paper.title, vote.value) == (reader, title, "like")
+    page.screenshot(path=screenshots_dir / "vote-saved-phone.png", full_page=True)
+    page.context.close()

@@ -245,3 +245,9 @@ def test_no_add_or_delete_of_papers(admin_client):
     paper = PaperFactory()
     delete = reverse("admin:digest_paper_delete", args=[paper.pk])
     assert admin_client.get(delete).status_code == 403
+
+
+def test_change_page_shows_hugging_faces_ai_summary(admin_client):
+    paper = PaperFactory(ai_summary="A one-sentence summary from Hugging Face.")
+    page = admin_client.get(reverse("admin:digest_paper_change", args=[paper.pk]))
+    assert "A one-sentence summary from Hugging Face." in page.content.decode()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import re
 
 import pytest
 from django.core.management import call_command
 
-from digest.models import Delivery
+from digest.models import Delivery, Paper
 from subscriptions.tokens import Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory
 
@@ -38,7 +39,9 @@ def test_hidden_papers_stay_out_of_the_archive(client):
     assert "A shown paper" in body and "An editor hid this" not in body
 
 
-def test_view_in_browser_shows_the_emailed_digest(client, file_outbox, snapshot_day, monkeypatch):
+def test_view_in_browser_shows_the_emailed_digest_then_the_rest_of_the_day(
+    client, settings, file_outbox, snapshot_day, monkeypatch
+):
     # The page signs its links anew; in the same second they are the email's, byte for byte.
     from django.core import signing
 
@@ -54,9 +57,27 @@ def test_view_in_browser_shows_the_emailed_digest(client, file_outbox, snapshot_
     assert response.status_code == 200
     page = response.content.decode()
     titles = re.findall(r'class="card-title"[^>]*>([^<]+)<', emailed)
-    assert titles and re.findall(r'class="card-title"[^>]*>([^<]+)<', page) == titles
-    assert page == emailed
+    on_page = re.findall(r'class="card-title"[^>]*>([^<]+)<', page)
+    assert titles and on_page[: len(titles)] == titles
     assert response["X-Robots-Tag"] == "noindex"
+
+    # Below the email, the rest of the day's papers, each once, with the same vote links.
+    rest = on_page[len(titles) :]
+    day_titles = set(Paper.objects.filter(listed_on=snapshot_day).values_list("title", flat=True))
+    assert len(rest) == len(day_titles) - len(titles) and len(set(on_page)) == len(on_page)
+    assert {html.unescape(t) for t in on_page} == day_titles
+    assert page.index("More papers of the day") > page.rindex(titles[-1])
+    vote_links = re.findall(r'href="[^"]*/feedback/([^/]+)/([^"]+)/\?v=more"', page)
+    assert len(vote_links) == len(on_page)
+    assert {token for token, _ in vote_links} == set(
+        re.findall(r'href="[^"]*/feedback/([^/]+)/[^"]+/\?v=more"', emailed)
+    )
+
+    # With nothing more to show, the page is the email, byte for byte.
+    settings.DIGEST_VIEW_MORE_COUNT = 0
+    assert client.get(view_url.removeprefix("https://digest.example.org")).content.decode() == (
+        emailed
+    )
 
 
 def test_view_token_is_checked(client, snapshot_day):

@@ -87,6 +87,20 @@ def test_arxiv_and_hf_merge_into_one_row():
     assert paper.version == 2 and paper.authors == ["A", "B"]  # a new version's authors
 
 
+def test_ai_summary_is_stored_kept_and_refreshed():
+    papers_upsert(records=[hf_record(5, ai_summary="First summary.")], listed_on=DAY)
+    assert Paper.objects.get().ai_summary == "First summary."
+    # arXiv knows no AI summary: it leaves it alone.
+    arxiv = PaperRecord(arxiv_id="2511.00005", title="Paper 5", source="arxiv")
+    papers_upsert(records=[arxiv], listed_on=DAY)
+    assert Paper.objects.get().ai_summary == "First summary."
+    # Hugging Face rewrote it: the newest one wins; an item without one keeps it.
+    papers_upsert(records=[hf_record(5, ai_summary="Rewritten summary.")], listed_on=DAY)
+    assert Paper.objects.get().ai_summary == "Rewritten summary."
+    assert papers_upsert(records=[hf_record(5)], listed_on=DAY).updated == 0
+    assert Paper.objects.get().ai_summary == "Rewritten summary."
+
+
 def test_duplicates_within_a_listing_are_one_paper():
     result = papers_upsert(records=[hf_record(3), hf_record(3, upvotes=9)], listed_on=DAY)
     assert result.new == 1

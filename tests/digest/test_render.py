@@ -50,6 +50,8 @@ def fixed_day(settings):
         github_stars=812,
         thumbnail="https://cdn.example.org/2409.10594.png",
         editor_note="A clean, fast drop-in for MLPs.",
+        ai_summary="A transformer variant that replaces MLP layers with Kolmogorov-Arnold "
+        "Network layers using rational functions and group-wise parameter sharing.",
         featured=True,
     )
     PaperFactory(

@@ -131,3 +131,64 @@ def test_unsubscribed_reader_sees_a_resubscribe_button(client):
     gone = SubscriberFactory(status="unsubscribed")
     html = client.get(url(gone)).content.decode()
     assert "/resubscribe/" in html
+
+
+def test_votes_are_listed_newest_first_and_can_be_removed_one_or_all(client, reader):
+    from subscriptions.models import Vote
+    from subscriptions.votes import vote_record
+    from tests.factories import PaperFactory
+
+    papers = [PaperFactory(title=f"Voted paper {n}") for n in range(3)]
+    other = SubscriberFactory(email="other@example.org")
+    with time_machine.travel(timezone.now() - dt.timedelta(days=2), tick=False):
+        vote_record(subscriber=reader, paper=papers[0], value="like")
+    with time_machine.travel(timezone.now() - dt.timedelta(days=1), tick=False):
+        vote_record(subscriber=reader, paper=papers[1], value="dislike")
+    vote_record(subscriber=reader, paper=papers[2], value="like")
+    vote_record(subscriber=other, paper=papers[0], value="like")
+
+    link = url(reader)
+    html = client.get(link).content.decode()
+    positions = [html.index(f"Voted paper {n}") for n in (2, 1, 0)]
+    assert positions == sorted(positions)  # newest first
+    assert html.count(">Less like this<") == 1 and "Remove all 3 votes" in html
+
+    target = Vote.objects.get(subscriber=reader, paper=papers[1])
+    response = client.post(link, {"action": "vote_remove", "vote": str(target.pk)})
+    assert response.status_code == 302
+    assert "Removed your vote on “Voted paper 1”" in client.get(link).content.decode()
+    assert set(reader.votes.values_list("paper__title", flat=True)) == {
+        "Voted paper 0",
+        "Voted paper 2",
+    }
+    # Another reader's vote id changes nothing, and nonsense is ignored.
+    theirs = Vote.objects.get(subscriber=other)
+    client.post(link, {"action": "vote_remove", "vote": str(theirs.pk)})
+    client.post(link, {"action": "vote_remove", "vote": "x' OR 1=1"})
+    assert Vote.objects.filter(subscriber=other).exists() and reader.votes.count() == 2
+
+    client.post(link, {"action": "votes_clear"})
+    assert not reader.votes.exists() and Vote.objects.filter(subscriber=other).exists()
+    assert "No votes yet" in client.get(link).content.decode()
+
+
+def test_recommendations_switch_off_and_on(client, reader):
+    link = url(reader)
+    assert "Turn recommendations off" in client.get(link).content.decode()
+    client.post(link, {"action": "recommendations_off"})
+    reader.refresh_from_db()
+    assert reader.recommendations_enabled is False
+    html = client.get(link).content.decode()
+    assert "Recommendations are off" in html and "Turn recommendations on" in html
+    client.post(link, {"action": "recommendations_on"})
+    reader.refresh_from_db()
+    assert reader.recommendations_enabled is True
+
+
+def test_vote_actions_need_csrf(reader):
+    from subscriptions.votes import vote_record
+    from tests.factories import PaperFactory
+
+    vote_record(subscriber=reader, paper=PaperFactory(), value="like")
+    response = Client(enforce_csrf_checks=True).post(url(reader), {"action": "votes_clear"})
+    assert response.status_code == 403 and reader.votes.count() == 1

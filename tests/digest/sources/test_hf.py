@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -42,6 +43,8 @@ KAT = PaperRecord(
     authors=("Xingyi Yang", "Xinchao Wang"),
     author_count=2,
     keywords=("Kolmogorov-Arnold Networks", "transformer", "rational functions", "group-KAN"),
+    ai_summary="A transformer variant that replaces MLP layers with Kolmogorov-Arnold Network "
+    "layers using rational functions and group-wise parameter sharing.",
     published_at=datetime(2024, 9, 16, 17, 54, 51, tzinfo=UTC),
     listed_on=DAY,
     upvotes=5,
@@ -164,15 +167,32 @@ def test_awkward_but_valid_items(day_items):
     assert [r.arxiv_id for r in listing.records if r.withdrawn] == [withdrawn.arxiv_id]
     assert extra.arxiv_id == "2306.07303" and extra.title.startswith("A Comprehensive Survey")
     assert null_repo.github_repo == ""
-    assert (bare.keywords, bare.github_stars, bare.project_page, bare.thumbnail) == (
+    assert (bare.keywords, bare.ai_summary, bare.github_stars, bare.project_page) == (
         (),
+        "",
         None,
         "",
-        "",
     )
+    assert bare.thumbnail == ""
     assert bare.published_at is not None and bare.upvotes is not None
     assert (versioned.arxiv_id, versioned.version) == ("2409.12001", 2)
     assert all("\n" not in r.abstract and "  " not in r.abstract for r in listing.records)
+
+
+def test_ai_summary_is_read_folded_and_a_wrong_type_skips_the_item(day_items):
+    item = json.loads(json.dumps(day_items[0]))
+    item["paper"]["ai_summary"] = "  One sentence\n about   KAT. "
+    odd = json.loads(json.dumps(day_items[1]))
+    odd["paper"]["ai_summary"] = {"text": "not a string"}
+    listing = parse_hf_items([item, odd], listed_on=DAY)
+    assert [r.ai_summary for r in listing.records] == ["One sentence about KAT."]
+    assert listing.skipped == [
+        SkippedItem(
+            "paper.ai_summary is not a string: {'text': 'not a string'}",
+            1,
+            odd["paper"]["id"],
+        )
+    ]
 
 
 def test_malformed_items_are_skipped_and_counted(httpserver: HTTPServer, fetcher: HttpFetcher):
