@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.db import InterfaceError, OperationalError
 from django.db import connection as db_connection
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
@@ -89,21 +91,29 @@ def _insert_rows(day: date, subscribers: QuerySet[Subscriber]) -> None:
 
 
 def deliveries_take_for_enqueue(
-    *, ids: Sequence[int] | None = None, now: datetime | None = None
+    *,
+    ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+    requeue_after: float | None = None,
+    every_queued: bool = False,
 ) -> list[int]:
     """Queued rows that no broker message is known to carry, stamped `enqueued_at = now`.
 
-    That is rows never enqueued, and rows enqueued more than DELIVERY_REQUEUE_AFTER seconds ago
-    and still queued: a broker can lose its queue (Redis restarted without persistence), and a
-    message for a row already sent is harmless (the claim skips it). With `ids`, only those rows.
+    That is rows never enqueued, and rows enqueued more than `requeue_after` seconds ago
+    (default DELIVERY_REQUEUE_AFTER) and still queued: a broker can lose its queue (Redis
+    restarted without persistence), and a message for a row already sent is harmless (the claim
+    skips it). `every_queued` takes every queued row whatever its stamp (a run by hand after an
+    incident: send what is left now). With `ids`, only those rows.
     Call it inside the transaction that enqueues after commit, so a crash between the two leaves
     the rows stamped and the next run (after DELIVERY_REQUEUE_AFTER) enqueues them again.
     """
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
-    waiting = Delivery.objects.filter(status=Status.QUEUED).filter(
-        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff)
-    )
+    if requeue_after is None:
+        requeue_after = settings.DELIVERY_REQUEUE_AFTER
+    cutoff = now - timedelta(seconds=requeue_after)
+    waiting = Delivery.objects.filter(status=Status.QUEUED)
+    if not every_queued:
+        waiting = waiting.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
     if ids is None:
         chunks: list[Sequence[int] | None] = [None]
     else:
@@ -197,9 +207,38 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
                 break
     finally:
         try:
-            sender.settle()
+            _when_database_is_back(sender.settle)
         finally:
             with contextlib.suppress(Exception):  # closing a dead connection can fail too
                 connection.close()
             limiter.close()
     return report
+
+
+# How long a batch keeps trying to write its last outcome while the database is away.
+MARK_RETRY_SECONDS = 60.0
+
+
+def _when_database_is_back(write: Callable[[], None]) -> None:
+    """Run `write` (the batch's last mark), again on a new connection while the database is
+    unreachable, for up to MARK_RETRY_SECONDS.
+
+    The row in question was accepted by the provider: if its `sent` mark is not written it stays
+    `sending` and later becomes `unknown`, a digest the reader did get but the admin cannot
+    tell. A database restart takes seconds, so waiting for it turns that row into `sent`. If the
+    database stays away, the error goes up: the task retries the batch (its other rows are still
+    `queued`), and the row becomes `unknown`, never resent."""
+    deadline = time.monotonic() + MARK_RETRY_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            write()
+            return
+        except (OperationalError, InterfaceError) as exc:
+            if db_connection.in_atomic_block or time.monotonic() + pause > deadline:
+                raise
+            logger.warning("database unavailable while recording a sent message, retrying: %s", exc)
+        with contextlib.suppress(Exception):
+            db_connection.close()  # a broken connection is not reused; the next query reconnects
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
