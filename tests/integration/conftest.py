@@ -188,11 +188,12 @@ class Worker:
     log: Path
     client: Celery
     process: subprocess.Popen[bytes] | None = None
+    args: list[str] = field(default_factory=list)  # e.g. ["--loglevel", "INFO"]
 
     def start(self) -> None:
         log = self.log.open("ab")
         self.process = subprocess.Popen(
-            [CELERY, "-A", "digest", "worker"],
+            [CELERY, "-A", "digest", "worker", *self.args],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -151,8 +151,8 @@ def test_postgres_restarted_mid_send_workers_and_send_digests_carry_on(
         "DELIVERY_REQUEUE_AFTER": "600",
         # Short enough for --wait to end if a row were left undecided, long beside the restart.
         "DELIVERY_SENDING_TIMEOUT": "30",
-        "LOG_LEVEL": "INFO",  # the task's retries are logged at INFO
     }
+    worker.args = ["--loglevel", "INFO"]  # the task's retries are logged at INFO
     subprocess.run(
         [sys.executable, "-m", "tests.integration.seed", "--day", str(day), "--subscribers", "400"],
         cwd=ROOT,
