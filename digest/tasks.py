@@ -21,6 +21,7 @@ from digest.delivery.batch import (
     deliveries_mark_enqueued,
     deliveries_send,
     deliveries_take_for_enqueue,
+    when_database_is_back,
 )
 from digest.delivery.planning import deliveries_plan_due
 from digest.monitoring.health import daily_health_report
@@ -45,11 +46,11 @@ def fetch_day(day: str | None = None, sources: list[str] | None = None) -> dict[
     return outcome
 
 
-# The database went away (a restart, a failover, a dropped connection): retry the task soon, with
-# exponential backoff and full jitter (2 s, 4 s, 8 s, ... at most a minute). Safe for the batch
-# because its claim is idempotent: a row whose claim did not commit is still `queued`, a row
-# already claimed or sent is skipped. Celery's Django fixup closes the connections around every
-# task, so the retry starts on a new one.
+# The database stayed away longer than the batch waits for it (DATABASE_WAIT_SECONDS): retry the
+# task, with exponential backoff and full jitter (2 s, 4 s, 8 s, ... at most a minute). Safe for
+# the batch because its claim is idempotent: a row whose claim did not commit is still `queued`,
+# a row already claimed or sent is skipped. Celery's Django fixup closes the connections around
+# every task, so the retry starts on a new one.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 DATABASE_RETRY_BACKOFF, DATABASE_RETRY_BACKOFF_MAX = 2, 60
 
@@ -80,7 +81,11 @@ def retry_countdown(retries: int, *, retry_after: float = 0) -> int:
 )
 def send_batch(self: Task, delivery_ids: list[int]) -> dict[str, int]:
     """Send one batch; retry it with backoff while transient errors leave rows queued."""
-    report = deliveries_send(delivery_ids=delivery_ids)
+    # A database restart is waited out here, on this batch; past DATABASE_WAIT_SECONDS the error
+    # goes to Celery's retry (autoretry_for above).
+    report = when_database_is_back(
+        partial(deliveries_send, delivery_ids=delivery_ids), what="sending a batch"
+    )
     if (
         report.pending
         and not self.request.is_eager

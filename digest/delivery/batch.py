@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -33,6 +34,7 @@ from subscriptions.models import Subscriber
 logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
+T = TypeVar("T")
 
 
 def deliveries_plan(
@@ -207,7 +209,9 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
                 break
     finally:
         try:
-            _when_database_is_back(sender.settle)
+            # The last row was accepted by the provider: unwritten, its `sent` mark would leave
+            # it `sending`, later `unknown`. A database restart takes seconds: wait for it.
+            when_database_is_back(sender.settle, what="recording a sent message")
         finally:
             with contextlib.suppress(Exception):  # closing a dead connection can fail too
                 connection.close()
@@ -215,29 +219,30 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
     return report
 
 
-# How long a batch keeps trying to write its last outcome while the database is away.
-MARK_RETRY_SECONDS = 60.0
+# How long a worker waits for the database to come back (a restart takes seconds) before the
+# error goes up.
+DATABASE_WAIT_SECONDS = 60.0
 
 
-def _when_database_is_back(write: Callable[[], None]) -> None:
-    """Run `write` (the batch's last mark), again on a new connection while the database is
-    unreachable, for up to MARK_RETRY_SECONDS.
+def when_database_is_back(
+    work: Callable[[], T], *, what: str, wait: float = DATABASE_WAIT_SECONDS
+) -> T:
+    """Run `work`, and again on a new connection while the database is unreachable (a restart,
+    a failover, a dropped connection), for up to `wait` seconds; then the error goes up.
 
-    The row in question was accepted by the provider: if its `sent` mark is not written it stays
-    `sending` and later becomes `unknown`, a digest the reader did get but the admin cannot
-    tell. A database restart takes seconds, so waiting for it turns that row into `sent`. If the
-    database stays away, the error goes up: the task retries the batch (its other rows are still
-    `queued`), and the row becomes `unknown`, never resent."""
-    deadline = time.monotonic() + MARK_RETRY_SECONDS
+    Waiting in place keeps a worker on the batch it holds: handing the batch back to Celery for a
+    retry at the first error made a worker pull every other batch off the queue during the
+    outage, each failing at once, and hold them all as delayed retries. `work` must be safe to
+    run again (sending is: only `queued` rows are claimed)."""
+    deadline = time.monotonic() + wait
     pause = 0.5
     while True:
         try:
-            write()
-            return
+            return work()
         except (OperationalError, InterfaceError) as exc:
             if db_connection.in_atomic_block or time.monotonic() + pause > deadline:
                 raise
-            logger.warning("database unavailable while recording a sent message, retrying: %s", exc)
+            logger.warning("database unavailable while %s, retrying: %s", what, exc)
         with contextlib.suppress(Exception):
             db_connection.close()  # a broken connection is not reused; the next query reconnects
         time.sleep(pause)

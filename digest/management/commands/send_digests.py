@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from digest.delivery.batch import (
     deliveries_expire_sending,
     deliveries_plan,
     deliveries_send,
+    when_database_is_back,
 )
 from digest.management.commands.fetch_papers import parse_day
 from digest.models import Delivery
@@ -76,7 +78,11 @@ class Command(BaseCommand):
             return
         report = SendReport()
         for n, chunk in enumerate(batches(ids), start=1):
-            report.add(deliveries_send(delivery_ids=chunk))
+            report.add(
+                when_database_is_back(
+                    partial(deliveries_send, delivery_ids=chunk), what="sending a batch"
+                )
+            )
             self.stdout.write(f"  batch {n}: {report.summary()}")
         self.stdout.write(self.style.SUCCESS(f"{for_date}: {report.summary()}"))
 
