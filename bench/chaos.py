@@ -249,6 +249,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"  t={time.monotonic() - started:5.1f}s  {sink.count():5d} delivered  "
               "operator reruns send_digests --wait")  # fmt: skip
         rerun_at = time.monotonic()
+        left_at_rerun = args.subscribers - sink.count()
         rerun = subprocess.Popen(
             [PYTHON, "manage.py", "send_digests", "--date", str(day), "--wait", "--timeout", "600"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -263,7 +264,7 @@ def run(args: argparse.Namespace) -> None:
         time.sleep(2)  # a message still on the wire
 
         with psycopg.connect(cluster.url.replace("postgres://", "postgresql://", 1)) as conn:
-            by_status = dict(
+            by_status: dict[str, int] = dict(
                 conn.execute(
                     "SELECT status, count(*) FROM digest_delivery GROUP BY status"
                 ).fetchall()
@@ -284,7 +285,9 @@ def run(args: argparse.Namespace) -> None:
         print(f"neither sent nor undecided: {missing}")
         print(f"worker deaths (not our kills): {worker.deaths}")
         print(f"last fault -> last delivery: {last_delivery - last_fault:.1f} s")
-        print(f"rerun -> last delivery: {max(0.0, last_delivery - rerun_at):.1f} s")
+        print(f"rerun -> last delivery: {max(0.0, last_delivery - rerun_at):.1f} s "
+              f"({left_at_rerun} left at the rerun: at least {left_at_rerun / args.rate:.1f} s "
+              f"at {args.rate}/s)")  # fmt: skip
         print(f"rerun -> --wait settled: {settled_at - rerun_at:.1f} s (includes "
               "DELIVERY_SENDING_TIMEOUT=60 s for the killed rows to become unknown)")  # fmt: skip
     finally:

@@ -344,8 +344,9 @@ class PostmarkStandIn(BaseHTTPRequestHandler):
 @pytest.fixture
 def postmark_api() -> Iterator[tuple[str, type[PostmarkStandIn]]]:
     class Handler(PostmarkStandIn):
-        script = [(500, {})] * 3 + [(503, {})] * 3 + [(429, {"Retry-After": "4"})]
-        log = []
+        none: dict[str, str] = {}
+        script = [(500, none)] * 3 + [(503, none)] * 3 + [(429, {"Retry-After": "4"})]
+        log: list[tuple[float, int, str]] = []
         lock = threading.Lock()
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
