@@ -114,6 +114,43 @@ def test_rerun_after_the_broker_lost_its_queue_sends_the_rest_at_once(
     assert len(smtp_sink.recipients()) == len(received)
 
 
+def test_wait_enqueues_again_when_nothing_moves(
+    worker: Worker, smtp_sink: SmtpSink, listing_day, redis_server: RedisServer
+):
+    """`send_digests --wait` started before the broker lost its queue: it notices the stall."""
+    make_subscribers(120)
+    worker.env |= {"DELIVERY_REQUEUE_AFTER": "600"}
+    waiting = subprocess.Popen(
+        [*MANAGE, "send_digests", "--date", str(listing_day), "--wait", "--timeout", "150"],
+        cwd=ROOT,
+        env=worker.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: (
+                not Delivery.objects.filter(enqueued_at__isnull=True).exists()
+                and Delivery.objects.count() == 120
+            ),
+            timeout=60,
+            what="the batches to be enqueued",
+        )
+        redis_server.restart()  # no worker has taken them yet: all three batches are lost
+        worker.start()
+        started = time.monotonic()
+        output, _ = waiting.communicate(timeout=150)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    assert waiting.returncode == 0, output
+    assert "nothing settled for 30 s: enqueued the day's queued rows again (3 batches)" in output
+    assert "every delivery settled (120 sent)" in output, output
+    assert time.monotonic() - started < 60
+    assert len(no_second_copies(smtp_sink.recipients())) == 120
+
+
 # --- PostgreSQL restarted mid-send ---------------------------------------------------------------
 @pytest.fixture
 def private_postgres() -> Iterator[PostgresCluster]:
