@@ -226,14 +226,15 @@ def run(args: argparse.Namespace) -> None:
             worker.kill()
             worker.start()
 
+        lost = ", queue lost" if args.redis == "none" else ""
         faults: list[tuple[float, str, Any]] = [
             (6, "SIGKILL worker group", kill),
-            (14, "Redis restart (2 s down, queue lost)", broker.restart),
+            (14, f"Redis restart (2 s down{lost})", broker.restart),
             (22, "SIGKILL worker group", kill),
             (28, "PostgreSQL restart (fast stop, 5 s down)", cluster.restart),
-            (38, "Redis restart (2 s down, queue lost)", broker.restart),
+            (38, f"Redis restart (2 s down{lost})", broker.restart),
             (46, "SIGKILL worker group", kill),
-            (54, "Redis restart (2 s down, queue lost)", broker.restart),
+            (54, f"Redis restart (2 s down{lost})", broker.restart),
             (60, "SIGKILL worker group", kill),
         ]
         last_fault = started
@@ -288,8 +289,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"rerun -> last delivery: {max(0.0, last_delivery - rerun_at):.1f} s "
               f"({left_at_rerun} left at the rerun: at least {left_at_rerun / args.rate:.1f} s "
               f"at {args.rate}/s)")  # fmt: skip
-        print(f"rerun -> --wait settled: {settled_at - rerun_at:.1f} s (includes "
-              "DELIVERY_SENDING_TIMEOUT=60 s for the killed rows to become unknown)")  # fmt: skip
+        print(f"rerun -> --wait settled: {settled_at - rerun_at:.1f} s (a killed worker's row "
+              "becomes unknown 60 s after its claim: DELIVERY_SENDING_TIMEOUT)")  # fmt: skip
     finally:
         if worker is not None:
             worker.kill()
