@@ -299,23 +299,28 @@ def test_smtp_relay_down_for_30_seconds_then_back(worker: Worker, listing_day, a
     relay = FlakyRelay()
     worker.env |= {
         "EMAIL_PORT": str(relay.port),
+        "SEND_RATE_PER_SECOND": "20",  # slow enough for the relay to go down mid-send
         # Production backoff is 30 s doubling; 10 s keeps the test short with the same shape.
         "DELIVERY_RETRY_BACKOFF": "10",
     }
     try:
+        relay.up("ok")
         worker.start()
         manage(worker.env, "send_digests", "--date", str(listing_day))
+        wait_for(lambda: relay.count() >= 30, timeout=60, what="the sending to start")
+        relay.down()  # refusing connections for 8 s
         wait_for(
             lambda: Delivery.objects.filter(attempts__gte=1, status=Status.QUEUED).exists(),
             timeout=30,
             what="a refused connection to put a row back to queued",
         )
-        time.sleep(6)  # 8 s refusing connections
+        before = relay.count()
+        time.sleep(6)
         relay.up("421")
         time.sleep(10)
         relay.handler.mode = "451"
         time.sleep(12)
-        assert relay.count() == 0  # nothing was accepted during the outage
+        assert relay.count() == before < 150  # nothing was accepted during the outage
         assert {"421", "451"} <= set(relay.handler.refusals), relay.handler.refusals
         relay.handler.mode = "ok"
         back = time.monotonic()
@@ -382,7 +387,9 @@ class PostmarkStandIn(BaseHTTPRequestHandler):
 def postmark_api() -> Iterator[tuple[str, type[PostmarkStandIn]]]:
     class Handler(PostmarkStandIn):
         none: dict[str, str] = {}
-        script = [(500, none)] * 3 + [(503, none)] * 3 + [(429, {"Retry-After": "4"})]
+        # Up for the first 10 messages, then down mid-send.
+        script = [(200, none)] * 10 + [(500, none)] * 3 + [(503, none)] * 3
+        script.append((429, {"Retry-After": "4"}))
         log: list[tuple[float, int, str]] = []
         lock = threading.Lock()
 
