@@ -6,13 +6,14 @@ With no CELERY_BROKER_URL they run in-process (settings.CELERY_TASK_ALWAYS_EAGER
 from __future__ import annotations
 
 import logging
+import math
 import random
 from datetime import date, timedelta
 from functools import partial
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from digest.delivery.batch import (
@@ -20,6 +21,7 @@ from digest.delivery.batch import (
     deliveries_mark_enqueued,
     deliveries_send,
     deliveries_take_for_enqueue,
+    when_database_is_back,
 )
 from digest.delivery.planning import deliveries_plan_due
 from digest.monitoring.health import daily_health_report
@@ -44,12 +46,22 @@ def fetch_day(day: str | None = None, sources: list[str] | None = None) -> dict[
     return outcome
 
 
-def retry_countdown(retries: int) -> int:
+# The database stayed away longer than the batch waits for it (DATABASE_WAIT_SECONDS): retry the
+# task, with exponential backoff and full jitter (2 s, 4 s, 8 s, ... at most a minute). Safe for
+# the batch because its claim is idempotent: a row whose claim did not commit is still `queued`,
+# a row already claimed or sent is skipped. Celery's Django fixup closes the connections around
+# every task, so the retry starts on a new one.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_RETRY_BACKOFF, DATABASE_RETRY_BACKOFF_MAX = 2, 60
+
+
+def retry_countdown(retries: int, *, retry_after: float = 0) -> int:
     """Exponential backoff with full jitter (so retries of many batches do not arrive together),
-    never longer than DELIVERY_RETRY_BACKOFF_MAX, which settings keep below Redis' visibility
-    timeout."""
+    never shorter than the provider's Retry-After and never longer than
+    DELIVERY_RETRY_BACKOFF_MAX, which settings keep below Redis' visibility timeout."""
     ceiling = min(settings.DELIVERY_RETRY_BACKOFF * 2**retries, settings.DELIVERY_RETRY_BACKOFF_MAX)
-    return max(1, int(random.uniform(ceiling / 2, ceiling)))
+    countdown = max(random.uniform(ceiling / 2, ceiling), retry_after)
+    return max(1, math.ceil(min(countdown, settings.DELIVERY_RETRY_BACKOFF_MAX)))
 
 
 @shared_task(
@@ -62,16 +74,24 @@ def retry_countdown(retries: int) -> int:
     # Per-row attempts bound the real work (DELIVERY_MAX_ATTEMPTS); this bounds the chain. Rows
     # still queued after the last retry are enqueued again by the planner.
     max_retries=12,
+    autoretry_for=DATABASE_ERRORS,
+    retry_backoff=DATABASE_RETRY_BACKOFF,
+    retry_backoff_max=DATABASE_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
 )
 def send_batch(self: Task, delivery_ids: list[int]) -> dict[str, int]:
     """Send one batch; retry it with backoff while transient errors leave rows queued."""
-    report = deliveries_send(delivery_ids=delivery_ids)
+    # A database restart is waited out here, on this batch; past DATABASE_WAIT_SECONDS the error
+    # goes to Celery's retry (autoretry_for above).
+    report = when_database_is_back(
+        partial(deliveries_send, delivery_ids=delivery_ids), what="sending a batch"
+    )
     if (
         report.pending
         and not self.request.is_eager
         and self.request.retries < (self.max_retries or 0)
     ):
-        countdown = retry_countdown(self.request.retries)
+        countdown = retry_countdown(self.request.retries, retry_after=report.retry_after)
         deliveries_mark_enqueued(ids=delivery_ids, at=timezone.now() + timedelta(seconds=countdown))
         logger.info("batch: %d rows left queued, retrying in %ds", report.pending, countdown)
         raise self.retry(countdown=countdown)
@@ -80,11 +100,19 @@ def send_batch(self: Task, delivery_ids: list[int]) -> dict[str, int]:
     return dict(report.counts)
 
 
-def enqueue_batches(ids: list[int] | None = None) -> int:
+def enqueue_batches(
+    ids: list[int] | None = None,
+    *,
+    requeue_after: float | None = None,
+    every_queued: bool = False,
+) -> int:
     """Enqueue batches for the rows that need a broker message (new or lost ones, see
-    `deliveries_take_for_enqueue`), after the current transaction commits. With `ids`, only
-    those rows; without, every queued row that needs one. Returns the number of batches."""
-    taken = deliveries_take_for_enqueue(ids=ids)
+    `deliveries_take_for_enqueue`, which takes the keyword arguments), after the current
+    transaction commits. With `ids`, only those rows; without, every queued row that needs one.
+    Returns the number of batches."""
+    taken = deliveries_take_for_enqueue(
+        ids=ids, requeue_after=requeue_after, every_queued=every_queued
+    )
     chunks = batches(taken)
     for chunk in chunks:
         # After commit, so a worker never looks for rows it cannot see yet; robust, so one
@@ -94,7 +122,14 @@ def enqueue_batches(ids: list[int] | None = None) -> int:
     return len(chunks)
 
 
-@shared_task(name="digest.plan_deliveries")
+@shared_task(
+    name="digest.plan_deliveries",
+    max_retries=8,
+    autoretry_for=DATABASE_ERRORS,
+    retry_backoff=DATABASE_RETRY_BACKOFF,
+    retry_backoff_max=DATABASE_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+)
 def plan_deliveries() -> int:
     """Hourly: rows for everyone due and batches for every queued row that needs one, in one
     transaction; the batches go to the broker after it commits."""

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.db import InterfaceError, OperationalError
 from django.db import connection as db_connection
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
@@ -31,6 +34,7 @@ from subscriptions.models import Subscriber
 logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
+T = TypeVar("T")
 
 
 def deliveries_plan(
@@ -89,21 +93,29 @@ def _insert_rows(day: date, subscribers: QuerySet[Subscriber]) -> None:
 
 
 def deliveries_take_for_enqueue(
-    *, ids: Sequence[int] | None = None, now: datetime | None = None
+    *,
+    ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+    requeue_after: float | None = None,
+    every_queued: bool = False,
 ) -> list[int]:
     """Queued rows that no broker message is known to carry, stamped `enqueued_at = now`.
 
-    That is rows never enqueued, and rows enqueued more than DELIVERY_REQUEUE_AFTER seconds ago
-    and still queued: a broker can lose its queue (Redis restarted without persistence), and a
-    message for a row already sent is harmless (the claim skips it). With `ids`, only those rows.
+    That is rows never enqueued, and rows enqueued more than `requeue_after` seconds ago
+    (default DELIVERY_REQUEUE_AFTER) and still queued: a broker can lose its queue (Redis
+    restarted without persistence), and a message for a row already sent is harmless (the claim
+    skips it). `every_queued` takes every queued row whatever its stamp (a run by hand after an
+    incident: send what is left now). With `ids`, only those rows.
     Call it inside the transaction that enqueues after commit, so a crash between the two leaves
     the rows stamped and the next run (after DELIVERY_REQUEUE_AFTER) enqueues them again.
     """
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
-    waiting = Delivery.objects.filter(status=Status.QUEUED).filter(
-        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff)
-    )
+    if requeue_after is None:
+        requeue_after = settings.DELIVERY_REQUEUE_AFTER
+    cutoff = now - timedelta(seconds=requeue_after)
+    waiting = Delivery.objects.filter(status=Status.QUEUED)
+    if not every_queued:
+        waiting = waiting.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
     if ids is None:
         chunks: list[Sequence[int] | None] = [None]
     else:
@@ -197,9 +209,41 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
                 break
     finally:
         try:
-            sender.settle()
+            # The last row was accepted by the provider: unwritten, its `sent` mark would leave
+            # it `sending`, later `unknown`. A database restart takes seconds: wait for it.
+            when_database_is_back(sender.settle, what="recording a sent message")
         finally:
             with contextlib.suppress(Exception):  # closing a dead connection can fail too
                 connection.close()
             limiter.close()
     return report
+
+
+# How long a worker waits for the database to come back (a restart takes seconds) before the
+# error goes up.
+DATABASE_WAIT_SECONDS = 60.0
+
+
+def when_database_is_back(
+    work: Callable[[], T], *, what: str, wait: float = DATABASE_WAIT_SECONDS
+) -> T:
+    """Run `work`, and again on a new connection while the database is unreachable (a restart,
+    a failover, a dropped connection), for up to `wait` seconds; then the error goes up.
+
+    Waiting in place keeps a worker on the batch it holds: handing the batch back to Celery for a
+    retry at the first error made a worker pull every other batch off the queue during the
+    outage, each failing at once, and hold them all as delayed retries. `work` must be safe to
+    run again (sending is: only `queued` rows are claimed)."""
+    deadline = time.monotonic() + wait
+    pause = 0.5
+    while True:
+        try:
+            return work()
+        except (OperationalError, InterfaceError) as exc:
+            if db_connection.in_atomic_block or time.monotonic() + pause > deadline:
+                raise
+            logger.warning("database unavailable while %s, retrying: %s", what, exc)
+        with contextlib.suppress(Exception):
+            db_connection.close()  # a broken connection is not reused; the next query reconnects
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)

@@ -41,7 +41,12 @@ from digest.delivery.claims import (
 )
 from digest.delivery.mail_backends import Envelope, SMTPBackend
 from digest.delivery.send_rate import SendRateLimiter
-from digest.delivery.sending_errors import SendOutcome, send_error_outcome, send_error_text
+from digest.delivery.sending_errors import (
+    SendOutcome,
+    send_error_outcome,
+    send_error_retry_after,
+    send_error_text,
+)
 from digest.logging import log_context
 from digest.models import Delivery
 
@@ -56,10 +61,13 @@ class SendReport:
     # Rows left `queued` by this run (re-queued after a transient error, or not reached because
     # the batch stopped): the task retries the batch for them.
     pending: int = 0
+    # The longest Retry-After the provider asked for (seconds; 0: none): the retry waits as long.
+    retry_after: float = 0.0
 
     def add(self, other: SendReport) -> None:
         self.counts.update(other.counts)
         self.pending += other.pending
+        self.retry_after = max(self.retry_after, other.retry_after)
 
     def summary(self) -> str:
         order = ["sent", "suppressed", "empty", "rejected", "failed", "retrying", "skipped"]
@@ -108,13 +116,18 @@ class BatchSender:
         never to `queued`, so no message could go out twice; claims, which guard against that,
         stay synchronous commits."""
         self._land()
-        if self._outcome is None:
+        outcome = self._outcome
+        if outcome is None:
             return
-        with transaction.atomic():
-            if db_connection.vendor == "postgresql":
-                with db_connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            self._write_outcome()
+        try:
+            with transaction.atomic():
+                if db_connection.vendor == "postgresql":
+                    with db_connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                self._write_outcome()
+        except BaseException:
+            self._outcome = outcome  # not committed (the database went away): kept to write again
+            raise
 
     def _claim(self, row: Delivery, sending: _Sending | None) -> int | None:
         """Write the previous row's outcome and claim `row`, in one transaction."""
@@ -279,6 +292,11 @@ class BatchSender:
         reason = send_error_text(exc)
         if outcome is SendOutcome.TRANSIENT:
             self.transient_in_a_row += 1
+            retry_after = send_error_retry_after(exc)
+            if retry_after is not None:
+                # The provider said when to come back (429/503 Retry-After): stop the batch now.
+                report.retry_after = max(report.retry_after, retry_after)
+                self.transient_in_a_row = settings.DELIVERY_STOP_AFTER_TRANSIENT
             _close_quietly(self.connection)  # a broken SMTP session is not reusable
             attempt = Delivery.objects.values_list("attempts", flat=True).get(pk=row.pk)
             if attempt < settings.DELIVERY_MAX_ATTEMPTS:

@@ -9,6 +9,8 @@ shared/reference/email-rules.md ("Delivery webhooks") and anymail's exceptions
 from __future__ import annotations
 
 import smtplib
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
 import requests
@@ -76,6 +78,33 @@ def _smtp_refused_outcome(exc: smtplib.SMTPRecipientsRefused) -> SendOutcome:
     if codes and all(400 <= code < 500 for code in codes):
         return SendOutcome.TRANSIENT
     return SendOutcome.REJECTED
+
+
+# A Retry-After longer than this is not believed (a misconfigured proxy); the task's own backoff
+# cap applies anyway.
+_RETRY_AFTER_MAX = 3600.0
+
+
+def send_error_retry_after(exc: BaseException, *, now: datetime | None = None) -> float | None:
+    """Seconds the provider asked us to wait (an HTTP `Retry-After` on a 429 or 503, as
+    delta-seconds or an HTTP date; RFC 9110 10.2.3), or None when it said nothing usable."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    value = headers.get("Retry-After") if headers is not None else None
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), _RETRY_AFTER_MAX)
 
 
 def send_error_text(exc: BaseException, limit: int = 500) -> str:

@@ -38,10 +38,10 @@ from django.db import connection
 from django.utils import timezone
 
 from digest.models import Delivery
-from digest.papers.ingest import papers_upsert
-from digest.sources.snapshot import load_snapshot
-from subscriptions.models import Subscriber
+from tests.integration.seed import load_listing, make_subscribers
 from tests.services import free_port, unavailable, wait_for
+
+__all__ = ["make_subscribers"]  # the tests import it from here
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -188,11 +188,12 @@ class Worker:
     log: Path
     client: Celery
     process: subprocess.Popen[bytes] | None = None
+    args: list[str] = field(default_factory=list)  # e.g. ["--loglevel", "INFO"]
 
     def start(self) -> None:
         log = self.log.open("ab")
         self.process = subprocess.Popen(
-            [CELERY, "-A", "digest", "worker"],
+            [CELERY, "-A", "digest", "worker", *self.args],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -278,25 +279,8 @@ def worker(
 def listing_day(transactional_db: None):
     """The bundled listing, listed yesterday (UTC): the latest listing day for everyone."""
     day = timezone.now().date() - timedelta(days=1)
-    papers_upsert(records=load_snapshot(listed_on=day).records, listed_on=day)
+    load_listing(day)
     return day
-
-
-def make_subscribers(count: int) -> list[Subscriber]:
-    """Active, due at any hour (delivery hour 0, UTC), trending only."""
-    now = timezone.now()
-    return Subscriber.objects.bulk_create(
-        Subscriber(
-            email=f"reader{n:05d}@example.org",
-            status=Subscriber.Status.ACTIVE,
-            requested_at=now,
-            confirmed_at=now,
-            consent_source="test",
-            delivery_hour=0,
-            timezone="UTC",
-        )
-        for n in range(count)
-    )
 
 
 def statuses() -> dict[str, int]:
