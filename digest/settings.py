@@ -308,6 +308,9 @@ DIGEST_TRENDING_COUNT = env.int("DIGEST_TRENDING_COUNT", default=5)
 DIGEST_ARCHIVE_COUNT = env.int("DIGEST_ARCHIVE_COUNT", default=20)
 # Papers of the day shown below the email on a reader's "view in browser" page, to vote on.
 DIGEST_VIEW_MORE_COUNT = env.int("DIGEST_VIEW_MORE_COUNT", default=100)
+# "Recommended for you": at most this many of the day's papers, after the topic section, for
+# readers with votes or `like:` topics (on top of their cap of trending and topic papers).
+DIGEST_RECOMMENDED_COUNT = env.int("DIGEST_RECOMMENDED_COUNT", default=5)
 # A row still `sending` this long after it was claimed is marked `unknown` and never resent.
 DELIVERY_SENDING_TIMEOUT = env.int("DELIVERY_SENDING_TIMEOUT", default=900)
 CONFIRM_MAX_AGE_DAYS = env.int("CONFIRM_MAX_AGE_DAYS", default=7)

@@ -48,7 +48,11 @@ _MARKERS = (
 # Lines over 998 characters are illegal in SMTP (RFC 5322 2.1.1) and force quoted-printable.
 _BREAK_AFTER = re.compile(r"(</(?:tr|td|table|div|p|a)>)")
 
-SECTION_TITLES = {Section.TRENDING: "Trending today", Section.TOPICS: "For your topics"}
+SECTION_TITLES = {
+    Section.TRENDING: "Trending today",
+    Section.TOPICS: "For your topics",
+    Section.RECOMMENDED: "Recommended for you",
+}
 MORE_TITLE = "More papers of the day"
 
 
@@ -262,6 +266,8 @@ class DayRenderer:
     @staticmethod
     def _why_text(pick: Pick) -> str:
         topics = pick.reason.topics
+        if pick.reason.similar_to:
+            return f"   Why: similar to “{pick.reason.similar_title}” that you liked\n"
         if not topics:
             return ""
         # One spelling per matched word, whatever its case in the title and the abstract.
@@ -269,10 +275,8 @@ class DayRenderer:
             {w.lower(): w for w in sorted(pick.reason.words, reverse=True)}.values(),
             key=str.lower,
         )
-        return (
-            f"   Why: your topic{'s' if len(topics) > 1 else ''} {', '.join(topics)} "
-            f"(matched: {', '.join(words)})\n"
-        )
+        matched = f" (matched: {', '.join(words)})" if words else ""  # none for like: alone
+        return f"   Why: your topic{'s' if len(topics) > 1 else ''} {', '.join(topics)}{matched}\n"
 
     def _card_shell(self, pick: Pick) -> tuple[str, str, str, str] | None:
         """The paper's card around the reason line, the snippet and the reader's card links:
@@ -311,11 +315,13 @@ class DayRenderer:
     def card(self, pick: Pick, bases: Mapping[str, str] | None = None) -> str:
         """The paper's card for one reader; `bases` are the reader's HTML-escaped card-link
         prefixes (escape_bases(links.card_bases)); without them the card has no such links."""
-        topics = pick.reason.topics
+        reason = pick.reason
         why = ""
-        if topics:
-            label = f"Matches your topic{'s' if len(topics) > 1 else ''}: {', '.join(topics)}"
-            why = self._why.replace(_marker("text"), html.escape(label))
+        if reason.similar_to:
+            label = f"Similar to <em>{html.escape(reason.similar_title)}</em> that you liked"
+            why = self._why.replace(_marker("text"), label)
+        elif reason.topics:
+            why = self._why.replace(_marker("text"), html.escape(reason.text))
         actions = self.actions(pick.paper, bases) if bases else ""
         parts = self._card_shell(pick)
         if parts is None:
@@ -347,7 +353,11 @@ class DayRenderer:
         subject = self.subject(content)
         groups = [
             (s, picks)
-            for s, picks in ((Section.TRENDING, content.trending), (Section.TOPICS, content.topics))
+            for s, picks in (
+                (Section.TRENDING, content.trending),
+                (Section.TOPICS, content.topics),
+                (Section.RECOMMENDED, content.recommended),
+            )
             if picks
         ]
         bases = escape_bases(links.card_bases)
@@ -422,11 +432,20 @@ def _intro(content: DigestContent) -> str:
         parts.append(f"{len(content.trending)} trending")
     if content.topics:
         parts.append(f"{len(content.topics)} matching your topics")
+    if content.recommended:
+        parts.append(f"{len(content.recommended)} recommended for you")
+    if len(parts) > 2:
+        parts = [", ".join(parts[:-1]), parts[-1]]
     return "Today: " + " and ".join(parts) + "." if parts else ""
 
 
 def _preheader(content: DigestContent) -> str:
-    first = (
-        content.topics[0] if content.topics else (content.trending[0] if content.trending else None)
+    first = next(
+        (
+            section[0]
+            for section in (content.topics, content.trending, content.recommended)
+            if section
+        ),
+        None,
     )
     return fold_header(first.paper.title, limit=110) if first else ""

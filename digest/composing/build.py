@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from digest.composing.assemble import DayRenderer, Links
 from digest.composing.mime import DigestMessage
+from digest.composing.recommended import recommended_select, votes_by_subscriber
 from digest.composing.render import RenderedEmail, render_email
 from digest.composing.selection import (
     DayContext,
@@ -19,6 +20,7 @@ from digest.composing.selection import (
     digest_select,
     sent_papers_by_subscriber,
 )
+from digest.recommend import Vote
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, make_token
 
@@ -37,9 +39,11 @@ class DayBuilder:
         *,
         history: tuple[set[str], date | None] | None = None,
         topics: list[str] | None = None,
+        votes: list[Vote] | None = None,
     ) -> DigestContent:
-        """The subscriber's papers; a batch passes its `history` and `topics`, read for all its
-        subscribers at once (sent_papers_by_subscriber, topics_by_subscriber)."""
+        """The subscriber's papers; a batch passes its `history`, `topics` and `votes`, read for
+        all its subscribers at once (sent_papers_by_subscriber, topics_by_subscriber,
+        votes_by_subscriber)."""
         if history is None:
             history = sent_papers_by_subscriber(subscriber_ids=[subscriber.pk], day=self.day).get(
                 subscriber.pk, (set(), None)
@@ -47,13 +51,19 @@ class DayBuilder:
         sent, last_day = history
         if topics is None:
             topics = [t.query for t in subscriber.topics.all()]
-        return digest_select(
+        if votes is None:
+            votes = votes_by_subscriber(subscriber_ids=[subscriber.pk]).get(subscriber.pk, [])
+        content = digest_select(
             subscriber=subscriber,
             topics=topics,
             context=self.context,
             already_sent=sent,
             last_digest_day=last_day,
         )
+        recommended_select(
+            content=content, votes=votes, topics=topics, context=self.context, already_sent=sent
+        )
+        return content
 
     def render(
         self,

@@ -32,17 +32,36 @@ SENT_MEMORY_DAYS = 30
 class Section(StrEnum):
     TRENDING = "trending"
     TOPICS = "topics"
+    RECOMMENDED = "recommended"
 
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """Why a paper is in a digest: the topics it matched and the words that matched them."""
+    """Why a paper is in a digest: the topics it matched and the words that matched them, or
+    (Recommended for you) the paper the reader liked that it is most like."""
 
     topics: tuple[str, ...] = ()
     words: frozenset[str] = frozenset()
+    similar_to: str = ""  # the arXiv id of that liked paper
+    similar_title: str = ""
 
-    def as_dict(self) -> dict[str, list[str]]:
-        return {"topics": list(self.topics), "words": sorted(self.words)}
+    def as_dict(self) -> dict[str, object]:
+        found: dict[str, object] = {"topics": list(self.topics), "words": sorted(self.words)}
+        if self.similar_to:
+            found["similar_to"] = {"arxiv_id": self.similar_to, "title": self.similar_title}
+            found["text"] = self.text
+        return found
+
+    @property
+    def text(self) -> str:
+        """The reason in words, as the email says it ("" for a trending paper)."""
+        if self.similar_to:
+            return f"Similar to “{self.similar_title}” that you liked"
+        if self.topics:
+            return (
+                f"Matches your topic{'s' if len(self.topics) > 1 else ''}: {', '.join(self.topics)}"
+            )
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +77,23 @@ class DigestContent:
     day: date
     trending: list[Pick] = field(default_factory=list)
     topics: list[Pick] = field(default_factory=list)
+    recommended: list[Pick] = field(default_factory=list)
     quiet_reason: str = ""
 
     @property
     def picks(self) -> list[Pick]:
-        return [*self.trending, *self.topics]
+        return [*self.trending, *self.topics, *self.recommended]
+
+    def section(self, section: Section) -> list[Pick]:
+        return {
+            Section.TRENDING: self.trending,
+            Section.TOPICS: self.topics,
+            Section.RECOMMENDED: self.recommended,
+        }[section]
 
     @property
     def is_empty(self) -> bool:
-        return not self.trending and not self.topics
+        return not self.trending and not self.topics and not self.recommended
 
     def as_json(self) -> list[dict[str, object]]:
         return [

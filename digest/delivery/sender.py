@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from digest.composing.build import DayBuilder, digest_message, subscriber_links
+from digest.composing.recommended import votes_by_subscriber
 from digest.composing.render import RenderedEmail
 from digest.composing.selection import (
     DigestContent,
@@ -49,6 +50,7 @@ from digest.delivery.sending_errors import (
 )
 from digest.logging import log_context
 from digest.models import Delivery
+from digest.recommend import Vote
 
 logger = logging.getLogger("digest.delivery")
 
@@ -149,6 +151,7 @@ class BatchSender:
         subscriber_ids = [r.subscriber_id for r in rows]
         history = sent_papers_by_subscriber(subscriber_ids=subscriber_ids, day=builder.day)
         topics = topics_by_subscriber(subscriber_ids=subscriber_ids)
+        votes = votes_by_subscriber(subscriber_ids=subscriber_ids)
         for index, row in enumerate(rows):
             with log_context(delivery_id=row.pk):
                 # While the relay takes the previous message's DATA.
@@ -157,6 +160,7 @@ class BatchSender:
                     builder,
                     history.get(row.subscriber_id, (set(), None)),
                     topics.get(row.subscriber_id, []),
+                    votes.get(row.subscriber_id, []),
                 )
             self._land()
             if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
@@ -175,11 +179,12 @@ class BatchSender:
         builder: DayBuilder,
         history: tuple[set[str], date | None],
         topics: list[str],
+        votes: list[Vote],
     ) -> _Built:
         """The row's digest and the bytes to send, before its claim: nothing here writes, and
         the claim decides whether it is used."""
         try:
-            content = builder.select(row.subscriber, history=history, topics=topics)
+            content = builder.select(row.subscriber, history=history, topics=topics, votes=votes)
             if content.is_empty and not row.subscriber.quiet_day_note:
                 return _Built(content)
             links = subscriber_links(row.subscriber, day=builder.day, delivery_id=row.pk)

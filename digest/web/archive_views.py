@@ -63,12 +63,18 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
         if paper is None:
             continue
         reason = item.get("reason") or {}
+        similar = reason.get("similar_to") or {}
         pick = Pick(
             paper,
             Section(item["section"]),
-            Reason(tuple(reason.get("topics", ())), frozenset(reason.get("words", ()))),
+            Reason(
+                tuple(reason.get("topics", ())),
+                frozenset(reason.get("words", ())),
+                similar_to=similar.get("arxiv_id", ""),
+                similar_title=similar.get("title", ""),
+            ),
         )
-        (content.trending if pick.section is Section.TRENDING else content.topics).append(pick)
+        content.section(pick.section).append(pick)
     links = subscriber_links(subscriber, day=delivery.digest_date, delivery_id=delivery.pk)
     email = DayRenderer(delivery.digest_date).render(
         content, links, more=_rest_of_the_day(delivery, subscriber, shown=set(papers))

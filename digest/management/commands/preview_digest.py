@@ -45,6 +45,7 @@ class Command(BaseCommand):
                     "sections": {
                         "trending": _section(preview.content.trending),
                         "topics": _section(preview.content.topics),
+                        "recommended": _section(preview.content.recommended),
                     },
                 },
                 indent=2,

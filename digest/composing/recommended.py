@@ -1,0 +1,103 @@
+"""Recommended for you: the day's papers a reader's votes point to, and the topic section
+reordered by them.
+
+A reader's model comes from their votes ("More / Less like this") and their `like:` topics, which
+count as likes (an excluded `-like:` as a dislike). Readers with neither cost nothing. The
+votes of a send batch are read in one query (:func:`votes_by_subscriber`); the text features
+are fitted once per day and process (:class:`digest.recommend.WindowFeatures`, on the
+DayContext), and scoring a reader is a product of at most a few dozen similarity rows the day
+keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from digest.composing.selection import DayContext, DigestContent, Pick, Reason, Section
+from digest.recommend import ReaderModel, Vote, reader_model_train, recommend, reorder
+from digest.topics import QueryError, parse
+from digest.topics.query import Term
+from subscriptions.models import Subscriber
+from subscriptions.models import Vote as VoteRow
+
+
+def votes_by_subscriber(*, subscriber_ids: Iterable[int]) -> dict[int, list[Vote]]:
+    """Each reader's votes on papers, for a batch of readers in one query (readers without
+    votes are absent)."""
+    found: dict[int, list[Vote]] = {}
+    rows = VoteRow.objects.filter(subscriber_id__in=list(subscriber_ids)).values_list(
+        "subscriber_id", "paper__arxiv_id", "value"
+    )
+    for subscriber_id, arxiv_id, value in rows:
+        found.setdefault(subscriber_id, []).append(Vote(arxiv_id, value == VoteRow.Value.LIKE))
+    return found
+
+
+def topic_votes(topics: Iterable[str]) -> list[Vote]:
+    """`like:` topics as votes: `like:X` likes X; `... -like:X` (left out) dislikes it."""
+    found: dict[str, bool] = {}
+    for topic in topics:
+        try:
+            root = parse(topic).root
+        except QueryError:
+            continue
+        excluded = {n.text for n in root.exclude if isinstance(n, Term) and n.field == "like"}
+        for arxiv_id in parse(topic).liked_ids:  # parse() is cached
+            found.setdefault(arxiv_id, arxiv_id not in excluded)
+    return [Vote(arxiv_id, liked) for arxiv_id, liked in found.items()]
+
+
+def reader_model(*, votes: list[Vote], topics: list[str]) -> ReaderModel | None:
+    """The reader's model from both; a vote on a paper wins over a `like:` topic naming it."""
+    voted = {vote.arxiv_id for vote in votes}
+    return reader_model_train(
+        votes=[*votes, *(v for v in topic_votes(topics) if v.arxiv_id not in voted)]
+    )
+
+
+def recommended_select(
+    *,
+    content: DigestContent,
+    votes: list[Vote],
+    topics: list[str],
+    context: DayContext,
+    already_sent: set[str],
+) -> None:
+    """Add the Recommended section to `content` and reorder its topic section, in place."""
+    subscriber = content.subscriber
+    if not subscriber.recommendations_enabled or not (votes or any("like:" in t for t in topics)):
+        return
+    model = reader_model(votes=votes, topics=topics)
+    if model is None:
+        return
+    features = context.features
+    voted = features.texts(list(model.coefficients))
+    weekly = subscriber.cadence == Subscriber.Cadence.WEEKLY
+    day = features.window if weekly else features.today
+    if content.topics:
+        shown = features.texts([pick.paper.arxiv_id for pick in content.topics])
+        order = reorder(day=day, model=model, voted=voted, papers=list(shown.values()))
+        position = {arxiv_id: n for n, arxiv_id in enumerate(order)}
+        content.topics.sort(key=lambda pick: position[pick.paper.arxiv_id])
+    # Not a paper already in this email or sent before, nor one under the reader's upvote floor.
+    exclude = already_sent | {pick.paper.arxiv_id for pick in content.picks}
+    if subscriber.min_upvotes:
+        exclude |= {context.papers[pk].arxiv_id for pk in context.below(subscriber.min_upvotes)}
+    by_arxiv_id = context.pk_by_arxiv_id
+    for found in recommend(
+        day=day,
+        model=model,
+        voted=voted,
+        exclude=exclude,
+        limit=settings.DIGEST_RECOMMENDED_COUNT,
+    ):
+        pk = by_arxiv_id.get(found.arxiv_id)
+        liked = voted.get(found.because_of)
+        if pk is None or liked is None:
+            continue
+        reason = Reason(similar_to=found.because_of, similar_title=liked.title)
+        content.recommended.append(Pick(context.papers[pk], Section.RECOMMENDED, reason))
+    if content.recommended:
+        content.quiet_reason = ""
