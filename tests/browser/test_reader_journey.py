@@ -177,7 +177,8 @@ def test_reader_votes_from_the_emailed_digest(
     browser, live_server, listing, settings, file_outbox, screenshots_dir: Path
 ):
     """The digest opened from the outbox (the .html the demo writes beside each .eml): "More
-    like this" on a card opens the vote page, which saves nothing until the reader confirms."""
+    like this" on a card opens the vote page, which saves nothing until the reader confirms;
+    the next day's digest then has a Recommended section saying why."""
     from django.core.management import call_command
 
     from subscriptions.models import Vote
@@ -205,4 +206,25 @@ def test_reader_votes_from_the_emailed_digest(
     vote = Vote.objects.get()
     assert (vote.subscriber, vote.paper.title, vote.value) == (reader, title, "like")
     page.screenshot(path=screenshots_dir / "vote-saved-phone.png", full_page=True)
+
+    # The next day (the other papers listed then), the reader's digest recommends what is like it.
+    from digest.models import Paper
+
+    next_day = listing + dt.timedelta(days=1)
+    Paper.objects.exclude(pk=vote.paper.pk).update(listed_on=next_day)
+    tomorrow = file_outbox / "tomorrow.html"
+    call_command(
+        "preview_digest",
+        reader.email,
+        "--date",
+        next_day.isoformat(),
+        "--format",
+        "html",
+        "--out",
+        str(tomorrow),
+    )
+    page.goto(tomorrow.as_uri())
+    expect(page.get_by_text("Recommended for you", exact=True)).to_be_visible()
+    expect(page.get_by_text(f"Similar to {title} that you liked").first).to_be_visible()
+    page.screenshot(path=screenshots_dir / "recommended-next-day-phone.png", full_page=True)
     page.context.close()
