@@ -5,7 +5,11 @@ their topics, look up what they were sent, select, rank, render subject, text an
 prints digests per second, peak RSS and queries per batch.
 Target: 100,000 subscribers with 1 to 5 topics on a 1,000-paper day in under 60 s, under 1 GB,
 queries per batch independent of the number of subscribers.
+`--votes`: a fifth of the subscribers also have 1 to 30 votes ("More / Less like this") on the
+day's papers, so their digests carry the Recommended section and a reordered topic section
+(same target, issue 17).
 Usage: python bench/digest_build.py [--subscribers 100000] [--papers 1000] [--batch 1000]
+       [--processes 2] [--votes]
 """
 
 from __future__ import annotations
@@ -101,6 +105,25 @@ def make_subscribers(count: int) -> None:
     )
 
 
+def make_votes(share: float = 0.2) -> int:
+    """A `share` of the subscribers vote on 1 to 30 of the day's papers, two likes in three."""
+    from digest.models import Paper
+    from subscriptions.models import Subscriber, Vote
+
+    rng = random.Random(13)
+    papers = list(Paper.objects.values_list("pk", flat=True))
+    voters = [pk for pk in Subscriber.objects.values_list("pk", flat=True) if rng.random() < share]
+    Vote.objects.bulk_create(
+        (
+            Vote(subscriber_id=voter, paper_id=paper, value=rng.choice(["like", "like", "dislike"]))
+            for voter in voters
+            for paper in rng.sample(papers, rng.randint(1, 30))
+        ),
+        batch_size=5000,
+    )
+    return len(voters)
+
+
 def build_slice(ids: list[int], batch: int) -> dict[str, object]:
     """Build the digests of `ids` the way a send batch does; return counts and figures."""
     from django.db import connection
@@ -108,11 +131,12 @@ def build_slice(ids: list[int], batch: int) -> dict[str, object]:
     from django.test.utils import CaptureQueriesContext
 
     from digest.composing.build import DayBuilder
+    from digest.composing.recommended import votes_by_subscriber
     from digest.composing.selection import sent_papers_by_subscriber
     from subscriptions.models import Subscriber, Topic
 
     builder = DayBuilder(DAY)
-    built = empty = html_bytes = 0
+    built = empty = html_bytes = recommended = 0
     batch_queries: list[int] = []
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
@@ -123,10 +147,14 @@ def build_slice(ids: list[int], batch: int) -> dict[str, object]:
                 )
             )
             history = sent_papers_by_subscriber(subscriber_ids=chunk, day=DAY)
+            votes = votes_by_subscriber(subscriber_ids=chunk)
             for subscriber in subscribers:
                 content = builder.select(
-                    subscriber, history=history.get(subscriber.pk, (set(), None))
+                    subscriber,
+                    history=history.get(subscriber.pk, (set(), None)),
+                    votes=votes.get(subscriber.pk, []),
                 )
+                recommended += bool(content.recommended)
                 if content.is_empty:
                     empty += 1
                     continue
@@ -138,6 +166,7 @@ def build_slice(ids: list[int], batch: int) -> dict[str, object]:
         "built": built,
         "empty": empty,
         "html": html_bytes,
+        "recommended": recommended,
         "queries": batch_queries,
         "rss": peak_rss_mb(),
     }
@@ -158,6 +187,9 @@ def main() -> None:
         default=1,
         help="build in this many processes, as that many Celery worker processes would",
     )
+    parser.add_argument(
+        "--votes", action="store_true", help="a fifth of the subscribers vote on 1-30 papers"
+    )
     args = parser.parse_args()
     setup()
     from django.db import connections
@@ -167,9 +199,11 @@ def main() -> None:
     started = time.perf_counter()
     make_papers(args.papers)
     make_subscribers(args.subscribers)
+    voters = make_votes() if args.votes else 0
     print(
         f"setup: {args.papers} papers, {args.subscribers} subscribers, "
-        f"{Topic.objects.count()} topics in {time.perf_counter() - started:.1f} s "
+        f"{Topic.objects.count()} topics, {voters} voters "
+        f"in {time.perf_counter() - started:.1f} s "
         f"({connections['default'].vendor})"
     )
     ids = list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
@@ -193,11 +227,12 @@ def main() -> None:
     built = sum(int(r["built"]) for r in results)  # type: ignore[call-overload]
     empty = sum(int(r["empty"]) for r in results)  # type: ignore[call-overload]
     html = sum(int(r["html"]) for r in results)  # type: ignore[call-overload]
+    recommended = sum(int(r["recommended"]) for r in results)  # type: ignore[call-overload]
     queries = [q for r in results for q in r["queries"]]  # type: ignore[attr-defined]
     print(
         f"built {built} digests ({empty} empty) in {elapsed:.1f} s with {args.processes} "
         f"process(es), day's index and shell included: {built / elapsed:,.0f} digests/s; "
-        f"mean HTML {html / max(built, 1) / 1024:.1f} KB"
+        f"mean HTML {html / max(built, 1) / 1024:.1f} KB; {recommended} with a Recommended section"
     )
     print(f"queries per batch of {args.batch}: min {min(queries)}, max {max(queries)}")
     rss = max(float(r["rss"]) for r in results)  # type: ignore[arg-type]
