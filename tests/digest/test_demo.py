@@ -35,6 +35,13 @@ def test_demo_sends_one_digest_per_reader_once_a_day(file_outbox, capsys):
         "katherine@example.org",
     ]
     assert len(set(first.values())) == 5  # each reader's topics make their own digest
+    # alan's like: topic brings a Recommended section; nobody else has votes or like: topics.
+    recommended = [
+        path.name
+        for path in file_outbox.glob("*.html")
+        if "Recommended for you" in path.read_text()
+    ]
+    assert len(recommended) == 1 and "-alan@example.org-" in recommended[0]
     out = capsys.readouterr().out
     assert "Papers listed today: 57" in out and "Digests written now: 5" in out
     assert "user 'admin', password 'digest-demo'" in out

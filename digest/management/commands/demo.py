@@ -22,7 +22,11 @@ ADMIN_PASSWORD = "digest-demo"  # noqa: S105
 DEMO_SUBSCRIBERS: list[dict[str, Any]] = [
     {"email": "ada@example.org", "topics": ["diffusion", '"medical image"'], "cap": 8},
     {"email": "grace@example.org", "topics": ["self-supervised OR contrastive"], "cap": 6},
-    {"email": "alan@example.org", "topics": ['"reinforcement learning"', "adversarial -survey"]},
+    {
+        "email": "alan@example.org",
+        # like: a paper of the bundled listing: his digest also has "Recommended for you".
+        "topics": ['"reinforcement learning"', "adversarial -survey", "like:2306.01762"],
+    },
     {"email": "katherine@example.org", "topics": ["survey transformer"], "cadence": "weekly"},
     {"email": "emmy@example.org", "topics": []},  # no topics: the trending list alone
 ]
