@@ -85,9 +85,10 @@ def subscriber_set_recommendations(*, subscriber: Subscriber, enabled: bool) -> 
 
 
 def topic_suggestions(*, paper: Paper, limit: int = 5) -> list[str]:
-    """Topics that would catch papers like this one, for the vote page: its first authors, its
-    AI keywords as phrases (or the title's name before a colon), each a valid query."""
-    found: list[str] = []
+    """Topics that would catch papers like this one, for the vote page: `like:` the paper itself,
+    its first authors, its AI keywords as phrases (or the title's name before a colon), each a
+    valid query."""
+    found: list[str] = [f"like:{paper.arxiv_id}"]
     for name in paper.authors[:2]:
         if name and '"' not in name:
             found.append(f'author:"{name}"')

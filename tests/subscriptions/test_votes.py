@@ -62,10 +62,12 @@ def test_topic_suggestions_are_valid_queries():
         authors=['Shreyash "S" Arya', "Sukrut Rao", "Moritz Böhle"],
         keywords=[],
     )
-    assert topic_suggestions(paper=paper) == ['author:"Sukrut Rao"', "B-cosification"]
+    like = f"like:{paper.arxiv_id}"  # papers like this one, first
+    assert topic_suggestions(paper=paper) == [like, 'author:"Sukrut Rao"', "B-cosification"]
     paper.keywords = ["vision transformers", 'odd "quoted" keyword']
     suggestions = topic_suggestions(paper=paper)
     assert suggestions == [
+        like,
         'author:"Sukrut Rao"',
         '"vision transformers"',
         '"odd quoted keyword"',
