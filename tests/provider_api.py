@@ -169,12 +169,12 @@ class ProviderAPI:
         return f"http://127.0.0.1:{self.port}/"
 
     def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}stats", timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{self.url}stats", timeout=30) as response:
             return dict(json.load(response))
 
     def reset(self) -> None:
         request = urllib.request.Request(f"{self.url}reset", data=b"", method="POST")
-        urllib.request.urlopen(request, timeout=30).close()  # noqa: S310
+        urllib.request.urlopen(request, timeout=30).close()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -150,9 +150,7 @@ def test_429_with_retry_after_pauses_every_worker_and_loses_nothing(
     assert len(throttled) <= IN_FLIGHT * PROCESSES
 
 
-def test_send_rate_holds_across_processes_with_many_in_flight(
-    worker, start_provider, listing_day
-):
+def test_send_rate_holds_across_processes_with_many_in_flight(worker, start_provider, listing_day):
     api = start_provider()
     make_subscribers(250)
     through(worker, api, SEND_RATE_PER_SECOND="50").start()
@@ -165,8 +163,6 @@ def test_send_rate_holds_across_processes_with_many_in_flight(
     # Any two seconds of the run: at most 100 requests started, whatever the two processes'
     # 2 x 8 sending threads could have done (plus a few: a slot's request reaches the server a
     # claim and a thread hand-off after the slot starts, so two can land closer together).
-    busiest = max(
-        sum(1 for other in starts[i:] if other < at + 2.0) for i, at in enumerate(starts)
-    )
+    busiest = max(sum(1 for other in starts[i:] if other < at + 2.0) for i, at in enumerate(starts))
     assert busiest <= 103, busiest
     assert starts[-1] - starts[0] >= 249 / 50 - 0.1
