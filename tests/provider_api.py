@@ -141,12 +141,15 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # the listen backlog: many clients connect at once
+
+
 def _serve(
     port: int, latency: float, throttle: Throttle | None, ready: Any
 ) -> None:  # pragma: no cover - runs in the child process
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(_State(latency, throttle)))
-    server.daemon_threads = True
-    server.request_queue_size = 256
+    server = _Server(("127.0.0.1", port), _handler(_State(latency, throttle)))
     ready.set()
     server.serve_forever()
 

@@ -6,6 +6,7 @@ compiling each, a large share of what a message may cost.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connection as db_connection
@@ -43,6 +44,38 @@ def claim_row(row: Delivery) -> int | None:
             # The count as the batch read it; only a retry decision needs the exact one (it
             # re-reads it: another worker may have claimed and re-queued the row since).
             return row.attempts + 1
+    return _not_claimed(row, now)
+
+
+def claim_rows(rows: list[Delivery]) -> dict[int, int | None]:
+    """claim_row() for several rows in the caller's transaction: {row id: what it returns}.
+
+    On PostgreSQL one statement claims them all (one round trip instead of one per row)."""
+    if len(rows) == 1 or db_connection.vendor != "postgresql":
+        return {row.pk: claim_row(row) for row in rows}
+    now = timezone.now()
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_MANY_POSTGRESQL.format(
+                delivery=Delivery._meta.db_table, subscriber=Subscriber._meta.db_table
+            ),
+            [
+                Status.SENDING,
+                _db_value("claimed_at", now),
+                [row.pk for row in rows],
+                Status.QUEUED,
+                Subscriber.Status.ACTIVE,
+            ],
+        )
+        claimed = {pk for (pk,) in cursor.fetchall()}
+    return {
+        row.pk: row.attempts + 1 if row.pk in claimed else _not_claimed(row, now) for row in rows
+    }
+
+
+def _not_claimed(row: Delivery, now: datetime) -> int | None:
+    """A row the claim did not take: suppressed if its subscriber is no longer active (then
+    SUPPRESSED), else None (another worker has it, or it is no longer queued)."""
     status = Subscriber.objects.filter(pk=row.subscriber_id).values_list("status", flat=True)
     subscriber_status = status.first()
     if subscriber_status == Subscriber.Status.ACTIVE:
@@ -71,6 +104,16 @@ _CLAIM_POSTGRESQL = _CLAIM.replace(
     "WHERE id = %s AND status = %s",
     "WHERE id = (SELECT id FROM {delivery} WHERE id = %s AND status = %s FOR UPDATE SKIP LOCKED)",
 )
+# Several rows at once (a batch sending through a provider's API claims the rows for every
+# free message slot together): the same conditions, the ids as one array parameter.
+_CLAIM_MANY_POSTGRESQL = """
+UPDATE {delivery} SET status = %s, claimed_at = %s, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM {delivery} WHERE id = ANY(%s) AND status = %s FOR UPDATE SKIP LOCKED
+)
+AND (SELECT {subscriber}.status FROM {subscriber} WHERE {subscriber}.id = {delivery}.subscriber_id)
+    = %s
+RETURNING id"""
 
 
 class RowUpdate(NamedTuple):
@@ -96,6 +139,20 @@ def run_update(update: RowUpdate) -> int:
     with db_connection.cursor() as cursor:
         cursor.execute(update.sql, update.params)
         return cursor.rowcount
+
+
+def run_updates(updates: list[RowUpdate]) -> None:
+    """Run several row_update()s; those of one shape (the sent marks) as one executemany,
+    which psycopg sends in one round trip (pipeline mode)."""
+    shapes: dict[str, list[list[Any]]] = {}
+    for update in updates:
+        shapes.setdefault(update.sql, []).append(update.params)
+    with db_connection.cursor() as cursor:
+        for sql, params in shapes.items():
+            if len(params) == 1:
+                cursor.execute(sql, params[0])
+            else:
+                cursor.executemany(sql, params)
 
 
 def update_row(pk: int, expected: str, **values: object) -> int:

@@ -17,7 +17,7 @@ import contextlib
 import contextvars
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -43,9 +43,10 @@ from digest.delivery.claims import (
     SUPPRESSED,
     RowUpdate,
     claim_row,
+    claim_rows,
     requeue_row,
     row_update,
-    run_update,
+    run_updates,
 )
 from digest.delivery.mail_backends import Envelope, SMTPBackend
 from digest.delivery.send_rate import SendRateLimiter
@@ -120,8 +121,7 @@ class BatchSender:
 
     def _write_outcome(self) -> None:
         outcomes, self._outcomes = self._outcomes, []
-        for outcome in outcomes:
-            run_update(outcome)
+        run_updates(outcomes)
 
     def settle(self) -> None:
         """Wait for the messages in flight and write the last rows' outcomes.
@@ -174,17 +174,21 @@ class BatchSender:
         subscriber_ids = [r.subscriber_id for r in rows]
         history = sent_papers_by_subscriber(subscriber_ids=subscriber_ids, day=builder.day)
         topics = topics_by_subscriber(subscriber_ids=subscriber_ids)
-        for index, row in enumerate(rows):
+
+        def build(row: Delivery) -> _Built:
             with log_context(delivery_id=row.pk):
-                # While the relay takes the previous message's DATA.
-                built = self._build(
+                return self._build(
                     row,
                     builder,
                     history.get(row.subscriber_id, (set(), None)),
                     topics.get(row.subscriber_id, []),
                 )
+
+        if self._pool is not None:
+            return self._send_in_flight(self._pool, rows, build)
+        for index, row in enumerate(rows):
+            built = build(row)  # while the relay takes the previous message's DATA
             self._land()
-            self._collect()
             if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
                 # Several transient errors in a row: the provider is down, not one message bad.
                 # The rest stay `queued` and untouched (no attempt spent) for the task's retry.
@@ -193,6 +197,82 @@ class BatchSender:
             with log_context(delivery_id=row.pk):
                 self._send_one(row, built)
         self._land()
+        return True
+
+    def _send_in_flight(
+        self, pool: _SenderPool, rows: list[Delivery], build: Callable[[Delivery], _Built]
+    ) -> bool:
+        """send_day() through the sending threads: keep up to N messages in flight.
+
+        This thread builds the next messages ahead (up to N), and whenever message slots are
+        free claims as many built rows as there are free slots in one transaction, together
+        with the marks of the messages that came back, then hands each claimed message to a
+        thread. The slower a commit, the more messages come back meanwhile and the more rows
+        the next one claims: the database's round trips are shared, not paid per message."""
+        ahead: deque[tuple[Delivery, _Built]] = deque()
+        upcoming = iter(rows)
+        left = len(rows)
+        while left or ahead:
+            self._collect()
+            if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
+                # As in send_day(): the rest stay `queued`, no attempt spent.
+                self.report.pending += left + len(ahead)
+                return False
+            if self.transient_in_a_row and pool.in_flight:
+                # The provider failed the last message: one at a time until one goes through,
+                # so an outage or a "slow down" costs one attempt at a time, not N.
+                self._collect(until_empty=True)
+                continue
+            free = pool.size - len(pool.in_flight)
+            if ahead and free > 0:
+                one_by_one = self.transient_in_a_row or self.limiter.interval
+                take = 1 if one_by_one else min(free, len(ahead))
+                self._claim_and_post(pool, [ahead.popleft() for _ in range(take)])
+            elif left and len(ahead) < pool.size:
+                row = next(upcoming)
+                ahead.append((row, build(row)))
+                left -= 1
+            else:
+                self._collect(block=True)
+        return True
+
+    def _claim_and_post(self, pool: _SenderPool, group: list[tuple[Delivery, _Built]]) -> None:
+        """Claim the rows of `group` in one transaction with the outcomes kept so far, then
+        hand each claimed row's message to a sending thread (the claim has committed)."""
+        if self.limiter.interval:
+            self._write_marks()  # not kept `sending` through the wait for the rate slot
+        self.limiter.wait()
+        outcomes = list(self._outcomes)
+        try:
+            with transaction.atomic():
+                self._write_outcome()
+                claims = claim_rows([row for row, _ in group])
+        except BaseException:
+            self._outcomes = outcomes  # rolled back with the claim: written again later
+            raise
+        for row, built in group:
+            with log_context(delivery_id=row.pk):
+                claim = claims[row.pk]
+                if self._not_to_send(row, built, claim):
+                    continue
+                assert claim is not None
+                pool.submit(_Posted(row, claim, built))
+
+    def _not_to_send(self, row: Delivery, built: _Built, claim: int | None) -> bool:
+        """Settle a row that gets no message: not ours, its subscriber gone, nothing new for
+        them, or a digest that could not be built. True if it was one of those."""
+        report = self.report
+        if claim is None or claim == SUPPRESSED:
+            report.counts["skipped" if claim is None else "suppressed"] += 1
+            return True
+        if built.message is not None:
+            return False
+        if built.error is None:
+            self._finish(row, Status.SUPPRESSED, error="nothing new to send")
+            report.counts["empty"] += 1
+        else:  # nothing was sent, so `failed` is exact
+            self._finish(row, Status.FAILED, error=f"build: {send_error_text(built.error)}")
+            report.counts["failed"] += 1
         return True
 
     def _build(
@@ -225,28 +305,18 @@ class BatchSender:
             return _Built(error=exc)
 
     def _send_one(self, row: Delivery, built: _Built) -> None:
-        report = self.report
-        if self._pool is not None and self._pool.full():
-            self._collect(block=True)  # a message slot first: no more than N rows `sending`
-        if self._pool is not None and self.transient_in_a_row:
-            # The provider failed the last message: one at a time until one goes through, so
-            # an outage or a "slow down" costs one attempt at a time, not N.
-            self._collect(until_empty=True)
         # Wait for the rate slot before the claim, so that a row is `sending` only for the
         # moment its message is handed to the provider: that is the whole window a killed
         # worker leaves undecided. The previous rows' marks would otherwise wait with it.
         if self.limiter.interval:
             self._land()
-            self._collect()
             self._write_marks()
         self.limiter.wait()
         # Over SMTP the transaction's first commands go around the claim, so that the relay
         # answers them while the claim runs; the message itself only goes once the row is ours.
         sending: _Sending | None = None
         error: Exception | None = None
-        if built.message is not None and self._pool is not None:
-            pass  # a sending thread takes it whole once the claim has committed
-        elif built.message is not None:
+        if built.message is not None:
             try:
                 # open() is a no-op on an open connection; it reconnects after a transient
                 # error, so the whole batch still shares one connection in the normal case.
@@ -261,19 +331,9 @@ class BatchSender:
             raise
         if claim is None or claim == SUPPRESSED:
             self._abort(sending)
-            report.counts["skipped" if claim is None else "suppressed"] += 1
+        if self._not_to_send(row, built, claim):
             return
-        if built.message is None:
-            if built.error is None:
-                self._finish(row, Status.SUPPRESSED, error="nothing new to send")
-                report.counts["empty"] += 1
-            else:  # nothing was sent, so `failed` is exact
-                self._finish(row, Status.FAILED, error=f"build: {send_error_text(built.error)}")
-                report.counts["failed"] += 1
-            return
-        if self._pool is not None:
-            self._pool.submit(_Posted(row, claim, built))  # the claim has committed
-            return
+        assert claim is not None
         if error is None:
             assert sending is not None
             try:
@@ -445,9 +505,6 @@ class _SenderPool:
         self._connections: list[BaseEmailBackend] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="digest-send")
-
-    def full(self) -> bool:
-        return len(self.in_flight) >= self.size
 
     def submit(self, posted: _Posted) -> None:
         # The thread logs with the row's id too (log_context lives in a ContextVar).

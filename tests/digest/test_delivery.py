@@ -291,19 +291,29 @@ def test_send_rate_wait_does_not_hold_back_the_last_mark(anymail_test, snapshot_
     assert seen[-1] == [Status.QUEUED, Status.SENT, Status.SENT]
 
 
-def test_a_failed_claim_keeps_the_previous_rows_outcome(anymail_test, snapshot_day, monkeypatch):
+@pytest.mark.parametrize("in_flight", [1, 4])
+def test_a_failed_claim_keeps_the_previous_rows_outcome(
+    anymail_test, snapshot_day, monkeypatch, settings, in_flight
+):
     from digest.delivery import sender
 
+    settings.SEND_CONCURRENCY = in_flight
     first, second = SubscriberFactory.create_batch(2)
     ids = deliveries_plan(day=snapshot_day)
-    original = sender.claim_row
+    original, original_many = sender.claim_row, sender.claim_rows
 
     def claim(row):
         if row.subscriber_id == second.pk:
             raise RuntimeError("database went away")
         return original(row)
 
+    def claim_many(rows):
+        if any(row.subscriber_id == second.pk for row in rows):
+            raise RuntimeError("database went away")
+        return original_many(rows)
+
     monkeypatch.setattr(sender, "claim_row", claim)
+    monkeypatch.setattr(sender, "claim_rows", claim_many)
     with pytest.raises(RuntimeError):
         deliveries_send(delivery_ids=ids)
     # The first digest went out: its row says so, though the transaction it shared failed.
