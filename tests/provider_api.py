@@ -55,6 +55,9 @@ class _State:
 def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: one connection per client session
+        # The answer's headers and body are two writes: with Nagle's algorithm the second waits
+        # for the client's delayed ACK of the first, 40 ms on top of the set latency.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

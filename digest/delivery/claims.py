@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connection as db_connection
+from django.db import transaction
 from django.utils import timezone
 
 from digest.models import Delivery
@@ -47,19 +48,27 @@ def claim_row(row: Delivery) -> int | None:
     return _not_claimed(row, now)
 
 
-def claim_rows(rows: list[Delivery]) -> dict[int, int | None]:
-    """claim_row() for several rows in the caller's transaction: {row id: what it returns}.
+def claim_rows(rows: list[Delivery], *, marks: list[RowUpdate]) -> dict[int, int | None]:
+    """Write `marks` and claim `rows` (see claim_row()), all or nothing: {row id: what
+    claim_row() returns}. Outside a transaction, it commits.
 
-    On PostgreSQL one statement claims them all (one round trip instead of one per row)."""
-    if len(rows) == 1 or db_connection.vendor != "postgresql":
-        return {row.pk: claim_row(row) for row in rows}
+    On PostgreSQL one statement does it all, the marks as data-modifying WITH clauses and the
+    claim of every row by one UPDATE: one round trip and its commit, where BEGIN, the marks, a
+    claim per row and COMMIT took one each."""
+    if db_connection.vendor != "postgresql" or db_connection.in_atomic_block:
+        with transaction.atomic():
+            run_updates(marks)
+            return {row.pk: claim_row(row) for row in rows}
     now = timezone.now()
+    marking = ", ".join(f"mark{n} AS ({mark.sql})" for n, mark in enumerate(marks))
+    sql = _CLAIM_MANY_POSTGRESQL.format(
+        delivery=Delivery._meta.db_table, subscriber=Subscriber._meta.db_table
+    )
     with db_connection.cursor() as cursor:
         cursor.execute(
-            _CLAIM_MANY_POSTGRESQL.format(
-                delivery=Delivery._meta.db_table, subscriber=Subscriber._meta.db_table
-            ),
-            [
+            f"WITH {marking} {sql}" if marks else sql,
+            [param for mark in marks for param in mark.params]
+            + [
                 Status.SENDING,
                 _db_value("claimed_at", now),
                 [row.pk for row in rows],

@@ -158,6 +158,14 @@ class BatchSender:
         """Write the previous rows' outcomes and claim `row`, in one transaction."""
         outcomes = list(self._outcomes)
         try:
+            if db_connection.vendor == "postgresql" and not db_connection.in_atomic_block:
+                # One statement and its commit (claim_rows); the relay answers MAIL FROM
+                # meanwhile, and the first RCPT TO goes once the row is ours.
+                self._outcomes = []
+                claim = claim_rows([row], marks=outcomes)[row.pk]
+                if sending is not None and claim is not None and claim != SUPPRESSED:
+                    sending.address()
+                return claim
             with transaction.atomic():
                 self._write_outcome()
                 claim = claim_row(row)
@@ -242,11 +250,9 @@ class BatchSender:
         if self.limiter.interval:
             self._write_marks()  # not kept `sending` through the wait for the rate slot
         self.limiter.wait()
-        outcomes = list(self._outcomes)
+        outcomes, self._outcomes = self._outcomes, []
         try:
-            with transaction.atomic():
-                self._write_outcome()
-                claims = claim_rows([row for row, _ in group])
+            claims = claim_rows([row for row, _ in group], marks=outcomes)
         except BaseException:
             self._outcomes = outcomes  # rolled back with the claim: written again later
             raise

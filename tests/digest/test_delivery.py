@@ -307,10 +307,10 @@ def test_a_failed_claim_keeps_the_previous_rows_outcome(
             raise RuntimeError("database went away")
         return original(row)
 
-    def claim_many(rows):
+    def claim_many(rows, *, marks):
         if any(row.subscriber_id == second.pk for row in rows):
             raise RuntimeError("database went away")
-        return original_many(rows)
+        return original_many(rows, marks=marks)
 
     monkeypatch.setattr(sender, "claim_row", claim)
     monkeypatch.setattr(sender, "claim_rows", claim_many)
