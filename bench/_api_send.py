@@ -125,6 +125,11 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def run(args: Any) -> int:
     from _django import setup
 
@@ -257,6 +262,7 @@ def run(args: Any) -> int:
     done.set()
     sampler.join()
     rss = {pid: _peak_rss_mb(pid) for pid in _tree(worker.pid)}
+    cpu = sum(_cpu_seconds(pid) for pid in _tree(worker.pid))
     stats = api.stats()
     capacities.append(api_capacity(params, processes, in_flight, blast))
     os.killpg(worker.pid, 15)
@@ -294,5 +300,9 @@ def run(args: Any) -> int:
         + " (worker main process, then its pool processes)"
     )
     print(f"database connections used by the worker: {connections_used}")
+    print(
+        f"worker CPU : {cpu * 1000 / max(sent, 1):8.2f} ms per message (all its processes and "
+        "threads, start-up included)"
+    )
     print(f"every address accepted exactly once: {once}")
     return 0 if once and sent == args.subscribers else 1

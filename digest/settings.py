@@ -247,7 +247,7 @@ SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0.0)
 # Messages in flight per worker process through a provider's HTTP API (anymail): that many
 # sending threads wait on the provider at once, each row claimed before its request starts.
 # It bounds the rows a killed process leaves `sending` (then `unknown`). SMTP sends one at a time.
-SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=16)
+SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=24)
 if SEND_CONCURRENCY < 1:
     raise ImproperlyConfigured("SEND_CONCURRENCY must be at least 1.")
 # A row is claimed at most this many times; a transient error on the last attempt marks it failed.
