@@ -10,6 +10,12 @@ Prints messages per second end to end, the sink's capacity, their ratio (target 
 RSS and queries per batch; and django-newsletter's rate on the same sink and message size when a
 throwaway venv has it (bench/_newsletter.py).
 Usage: python bench/send.py [--subscribers 20000] [--batch 100]
+
+With --provider-latency MS: through a provider's HTTP API instead (a local stand-in answering
+after MS milliseconds), with the real worker on PostgreSQL (DATABASE_URL, an empty database):
+see bench/_api_send.py.
+Usage: DATABASE_URL=postgres://.../empty python bench/send.py --provider-latency 100
+       [--subscribers 20000] [--processes 2] [--in-flight N] [--batch-size N]
 """
 
 from __future__ import annotations
@@ -194,10 +200,31 @@ def main() -> int:
     parser.add_argument(
         "--processes",
         type=int,
-        default=1,
-        help="send from this many processes, as `celery worker --concurrency N` would",
+        default=None,
+        help="send from this many processes, as `celery worker --concurrency N` would "
+        "(default 1; with --provider-latency 2, as the compose file runs the worker)",
+    )
+    parser.add_argument(
+        "--provider-latency",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="send through a local stand-in for a provider's HTTP API answering after MS ms, "
+        "with the real worker on PostgreSQL (bench/_api_send.py)",
+    )
+    parser.add_argument(
+        "--in-flight", type=int, default=0, help="SEND_CONCURRENCY (default: the setting's)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=0, help="DIGEST_BATCH_SIZE (default: the setting's)"
     )
     args = parser.parse_args()
+    if args.provider_latency is not None:
+        from _api_send import run
+
+        args.processes = args.processes or 2
+        return run(args)
+    args.processes = args.processes or 1
 
     port = free_port()
     received: Synchronized = multiprocessing.Value("i", 0)

@@ -275,6 +275,12 @@ CELERY_TASK_ROUTES = {"digest.send_batch": {"queue": SEND_QUEUE, "routing_key": 
 # Global sending rate across every worker, messages per second (0: unlimited). Shared through
 # Redis when REDIS_URL is set, else per process.
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0.0)
+# Messages in flight per worker process through a provider's HTTP API (anymail): that many
+# sending threads wait on the provider at once, each row claimed before its request starts.
+# It bounds the rows a killed process leaves `sending` (then `unknown`). SMTP sends one at a time.
+SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=24)
+if SEND_CONCURRENCY < 1:
+    raise ImproperlyConfigured("SEND_CONCURRENCY must be at least 1.")
 # A row is claimed at most this many times; a transient error on the last attempt marks it failed.
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=5)
 # Retry backoff: base * 2**retry seconds with full jitter, capped, never past the visibility

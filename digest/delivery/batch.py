@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
@@ -183,8 +184,9 @@ _SENDING_FIELDS = [
 
 
 def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
-    """Send a batch over one connection (`digest.delivery.sender`). Each row is claimed just
-    before its message is sent.
+    """Send a batch (`digest.delivery.sender`): over one SMTP connection, or a provider's API
+    with up to SEND_CONCURRENCY messages in flight. Each row is claimed just before its message
+    is sent.
 
     A transient error (provider down, 5xx, SMTP 4xx) puts the row back to `queued` and the report
     says so (`report.pending`); the caller (the task) retries the batch later. After
@@ -203,7 +205,13 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
         by_day.setdefault(row.digest_date, []).append(row)
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
     limiter = send_rate_limiter()
-    sender = BatchSender(connection, limiter, report)
+    sender = BatchSender(
+        connection,
+        limiter,
+        report,
+        concurrency=settings.SEND_CONCURRENCY,
+        connect=partial(get_connection, timeout=settings.EMAIL_TIMEOUT),
+    )
     try:
         for day, day_rows in by_day.items():
             if not sender.send_day(day_builder(day), day_rows):
@@ -214,6 +222,7 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
             # it `sending`, later `unknown`. A database restart takes seconds: wait for it.
             when_database_is_back(sender.settle, what="recording a sent message")
         finally:
+            sender.close()
             with contextlib.suppress(Exception):  # closing a dead connection can fail too
                 connection.close()
             limiter.close()

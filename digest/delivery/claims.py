@@ -6,9 +6,11 @@ compiling each, a large share of what a message may cost.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connection as db_connection
+from django.db import transaction
 from django.utils import timezone
 
 from digest.models import Delivery
@@ -43,6 +45,46 @@ def claim_row(row: Delivery) -> int | None:
             # The count as the batch read it; only a retry decision needs the exact one (it
             # re-reads it: another worker may have claimed and re-queued the row since).
             return row.attempts + 1
+    return _not_claimed(row, now)
+
+
+def claim_rows(rows: list[Delivery], *, marks: list[RowUpdate]) -> dict[int, int | None]:
+    """Write `marks` and claim `rows` (see claim_row()), all or nothing: {row id: what
+    claim_row() returns}. Outside a transaction, it commits.
+
+    On PostgreSQL one statement does it all, the marks as data-modifying WITH clauses and the
+    claim of every row by one UPDATE: one round trip and its commit, where BEGIN, the marks, a
+    claim per row and COMMIT took one each."""
+    if db_connection.vendor != "postgresql" or db_connection.in_atomic_block:
+        with transaction.atomic():
+            run_updates(marks)
+            return {row.pk: claim_row(row) for row in rows}
+    now = timezone.now()
+    marking = ", ".join(f"mark{n} AS ({mark.sql})" for n, mark in enumerate(marks))
+    sql = _CLAIM_MANY_POSTGRESQL.format(
+        delivery=Delivery._meta.db_table, subscriber=Subscriber._meta.db_table
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {marking} {sql}" if marks else sql,
+            [param for mark in marks for param in mark.params]
+            + [
+                Status.SENDING,
+                _db_value("claimed_at", now),
+                [row.pk for row in rows],
+                Status.QUEUED,
+                Subscriber.Status.ACTIVE,
+            ],
+        )
+        claimed = {pk for (pk,) in cursor.fetchall()}
+    return {
+        row.pk: row.attempts + 1 if row.pk in claimed else _not_claimed(row, now) for row in rows
+    }
+
+
+def _not_claimed(row: Delivery, now: datetime) -> int | None:
+    """A row the claim did not take: suppressed if its subscriber is no longer active (then
+    SUPPRESSED), else None (another worker has it, or it is no longer queued)."""
     status = Subscriber.objects.filter(pk=row.subscriber_id).values_list("status", flat=True)
     subscriber_status = status.first()
     if subscriber_status == Subscriber.Status.ACTIVE:
@@ -71,6 +113,16 @@ _CLAIM_POSTGRESQL = _CLAIM.replace(
     "WHERE id = %s AND status = %s",
     "WHERE id = (SELECT id FROM {delivery} WHERE id = %s AND status = %s FOR UPDATE SKIP LOCKED)",
 )
+# Several rows at once (a batch sending through a provider's API claims the rows for every
+# free message slot together): the same conditions, the ids as one array parameter.
+_CLAIM_MANY_POSTGRESQL = """
+UPDATE {delivery} SET status = %s, claimed_at = %s, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM {delivery} WHERE id = ANY(%s) AND status = %s FOR UPDATE SKIP LOCKED
+)
+AND (SELECT {subscriber}.status FROM {subscriber} WHERE {subscriber}.id = {delivery}.subscriber_id)
+    = %s
+RETURNING id"""
 
 
 class RowUpdate(NamedTuple):
@@ -96,6 +148,20 @@ def run_update(update: RowUpdate) -> int:
     with db_connection.cursor() as cursor:
         cursor.execute(update.sql, update.params)
         return cursor.rowcount
+
+
+def run_updates(updates: list[RowUpdate]) -> None:
+    """Run several row_update()s; those of one shape (the sent marks) as one executemany,
+    which psycopg sends in one round trip (pipeline mode)."""
+    shapes: dict[str, list[list[Any]]] = {}
+    for update in updates:
+        shapes.setdefault(update.sql, []).append(update.params)
+    with db_connection.cursor() as cursor:
+        for sql, params in shapes.items():
+            if len(params) == 1:
+                cursor.execute(sql, params[0])
+            else:
+                cursor.executemany(sql, params)
 
 
 def update_row(pk: int, expected: str, **values: object) -> int:

@@ -1,9 +1,11 @@
-"""A global send rate: at most SEND_RATE_PER_SECOND messages per second across every worker.
+"""A global send rate: at most SEND_RATE_PER_SECOND messages per second across every worker,
+and the provider's "slow down" (429 with Retry-After) obeyed by every worker.
 
 Celery's `rate_limit` counts per worker process, so N processes send N times the limit. Here each
 message first reserves the next free slot in one schedule shared by every process: a Redis key
 holding the time of the next free slot (the GCRA "theoretical arrival time"), advanced atomically
-by a Lua script. Without REDIS_URL (a laptop, one process) the schedule lives in the process.
+by a Lua script. A provider's Retry-After sets a second key, a time before which no worker
+claims another row. Without REDIS_URL (a laptop, one process) both live in the process.
 See docs/delivery.md, "Rate limit".
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import redis
@@ -19,39 +22,61 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# KEYS[1]: next free slot, in microseconds of Redis' clock. ARGV[1]: slot length in microseconds.
-# Returns how long the caller must wait, in microseconds, before its reserved slot starts.
-# The clock is Redis' own (TIME), so the workers' clocks need not agree.
+# KEYS[1]: next free slot, KEYS[2]: the provider's pause, both in microseconds of Redis' clock.
+# ARGV[1]: slot length in microseconds (0: no rate limit, only the pause). Returns how long the
+# caller must wait, in microseconds, before its reserved slot starts. The clock is Redis' own
+# (TIME), so the workers' clocks need not agree.
 _RESERVE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local interval = tonumber(ARGV[1])
 local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 if next_free < now then next_free = now end
-redis.call('SET', KEYS[1], string.format('%d', next_free + interval), 'PX', 60000)
+if next_free < paused then next_free = paused end
+if interval > 0 then
+  redis.call('SET', KEYS[1], string.format('%d', next_free + interval), 'PX', 60000)
+end
 return next_free - now
 """
 
+# KEYS[1]: the provider's pause. ARGV[1]: its length in microseconds from now. Only lengthens it.
+_PAUSE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local until_ = now + tonumber(ARGV[1])
+local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > paused then
+  local ttl = math.ceil(tonumber(ARGV[1]) / 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%d', until_), 'PX', ttl)
+end
+return until_ - now
+"""
+
 _KEY = "digest:send-rate:next-slot"
+_PAUSE_KEY = "digest:send-rate:paused-until"
+# A Retry-After longer than this is not waited out inside a batch: the batch's transient errors
+# stop it and the task's retry backoff takes over (a batch must end within its time limit).
+MAX_PAUSE_SECONDS = 60.0
 
 
 class SendRateLimiter:
-    """Call `wait()` before each message; it sleeps until this message's slot comes."""
+    """Call `wait()` before each message; it sleeps until this message's slot comes, and through
+    any pause a provider asked for (`pause_for()`)."""
 
     def __init__(self, per_second: float, redis_url: str = "") -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self._client: Any = None
-        if self.interval and redis_url:
+        if redis_url:
             # Every outbound call has a timeout; a slow Redis must not stall the batch.
             self._client = redis.Redis.from_url(
                 redis_url, socket_timeout=2, socket_connect_timeout=2
             )
             self._reserve = self._client.register_script(_RESERVE)
+            self._pause = self._client.register_script(_PAUSE)
 
     def wait(self) -> float:
         """Block until the next message may go; return the seconds slept."""
-        if not self.interval:
-            return 0.0
         delay = self._shared_delay() if self._client is not None else None
         if delay is None:
             delay = _local_delay(self.interval)
@@ -61,12 +86,30 @@ class SendRateLimiter:
 
     def _shared_delay(self) -> float | None:
         try:
-            micros = int(self._reserve(keys=[_KEY], args=[int(self.interval * 1_000_000)]))
+            micros = int(
+                self._reserve(keys=[_KEY, _PAUSE_KEY], args=[int(self.interval * 1_000_000)])
+            )
         except redis.RedisError as exc:
             # Redis away: keep sending at the per-process rate rather than stop the batch.
             logger.warning("send rate: Redis unavailable (%s), limiting per process", exc)
             return None
         return micros / 1_000_000
+
+    def pause_for(self, exc: BaseException) -> float:
+        """If `exc` is the provider saying "slow down" with a Retry-After, no worker claims
+        another row until then (at most MAX_PAUSE_SECONDS); the seconds paused."""
+        seconds = retry_after(exc)
+        if seconds is None or seconds <= 0:
+            return 0.0
+        seconds = min(seconds, MAX_PAUSE_SECONDS)
+        logger.warning("provider asked to wait %.1fs (Retry-After): every worker pauses", seconds)
+        _local_pause(seconds)
+        if self._client is not None:
+            try:
+                self._pause(keys=[_PAUSE_KEY], args=[int(seconds * 1_000_000)])
+            except redis.RedisError as exc:
+                logger.warning("send rate: Redis unavailable (%s), pausing this process", exc)
+        return seconds
 
     def close(self) -> None:
         if self._client is not None:
@@ -75,15 +118,42 @@ class SendRateLimiter:
 
 _local_lock = threading.Lock()
 _local_next_free = 0.0
+_local_paused_until = 0.0
 
 
 def _local_delay(interval: float) -> float:
     global _local_next_free
     with _local_lock:
         now = time.monotonic()
-        slot = max(now, _local_next_free)
-        _local_next_free = slot + interval
+        slot = max(now, _local_next_free, _local_paused_until)
+        if interval:
+            _local_next_free = slot + interval
         return slot - now
+
+
+def _local_pause(seconds: float) -> None:
+    global _local_paused_until
+    with _local_lock:
+        _local_paused_until = max(_local_paused_until, time.monotonic() + seconds)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds of a 429 or 503 answer's Retry-After header (RFC 9110 10.2.3: seconds or an
+    HTTP date), from anymail's error for an HTTP API; None without one."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status not in (429, 503):
+        return None
+    value = str(getattr(response, "headers", {}).get("Retry-After", "")).strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - time.time()
 
 
 def send_rate_limiter() -> SendRateLimiter:

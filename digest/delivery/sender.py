@@ -1,22 +1,30 @@
-"""Send one batch of delivery rows over one connection, each row exactly once.
+"""Send one batch of delivery rows, each row exactly once.
 
 For each row: build its digest (while the relay still reads the previous message), claim it
-(one UPDATE, committed with the previous row's outcome), hand the message to the connection,
-and keep how it went for the next commit, so at most one row per worker is ever `sending`.
-Over SMTP the claim runs while the relay answers MAIL FROM and commits while it answers the
-first RCPT TO, and a row that is not ours after all gets a RSET instead of its message. See
-docs/delivery.md.
+(one UPDATE, committed with the previous rows' outcomes), hand the message to the connection,
+and keep how it went for the next commit. Over SMTP (one connection, one message in flight) the
+claim runs while the relay answers MAIL FROM and commits while it answers the first RCPT TO, and
+a row that is not ours after all gets a RSET instead of its message. A provider's HTTP API
+(anymail) is waited on by up to SEND_CONCURRENCY sending threads, each with its own connection:
+this thread still builds, claims and marks every row, and a message goes to a sending thread
+only once its claim has committed, so at most SEND_CONCURRENCY rows per process are ever
+`sending`. See docs/delivery.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
-from collections import Counter
+import threading
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
+from anymail.backends.base import AnymailBaseBackend
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
@@ -36,9 +44,10 @@ from digest.delivery.claims import (
     SUPPRESSED,
     RowUpdate,
     claim_row,
+    claim_rows,
     requeue_row,
     row_update,
-    run_update,
+    run_updates,
 )
 from digest.delivery.mail_backends import Envelope, SMTPBackend
 from digest.delivery.send_rate import SendRateLimiter
@@ -79,48 +88,67 @@ class SendReport:
 
 
 class BatchSender:
-    """The loop over one batch's rows, sharing one connection, one limiter and one report.
+    """The loop over one batch's rows, sharing one connection (or one pool of sending threads),
+    one limiter and one report.
 
-    A row's outcome is written in the same transaction as the next row's claim (one commit per
-    message, not two); `settle()` writes the last one. At any moment at most one row of the
-    batch is `sending`: the claim of the next row and the outcome of the previous one commit
-    together.
+    The rows' outcomes are written in the same transaction as the next row's claim (one commit
+    per message, not two); `settle()` writes the last ones. At any moment at most
+    `concurrency` rows of the batch are `sending` (one over SMTP): a row is claimed only when a
+    message slot is free, and the outcomes of the messages that came back commit with that
+    claim.
     """
 
-    def __init__(self, connection: BaseEmailBackend, limiter: SendRateLimiter, report: SendReport):
+    def __init__(
+        self,
+        connection: BaseEmailBackend,
+        limiter: SendRateLimiter,
+        report: SendReport,
+        *,
+        concurrency: int = 1,
+        connect: Callable[[], BaseEmailBackend] | None = None,
+    ):
         self.connection = connection
         self.limiter = limiter
         self.report = report
         self.transient_in_a_row = 0
-        self._outcome: RowUpdate | None = None
+        self._outcomes: list[RowUpdate] = []
         self._in_flight: _InFlight | None = None
         # Over SMTP a message is sent in parts (SplitSendmail); other backends take it whole.
         self._smtp = connection if isinstance(connection, SMTPBackend) else None
+        # A provider's HTTP API answers each message after a round trip: several wait at once,
+        # each on a connection of its own (anymail's backends keep one requests session each,
+        # which is not meant to be shared between threads).
+        self._pool: _SenderPool | None = None
+        if concurrency > 1 and connect is not None and isinstance(connection, AnymailBaseBackend):
+            self._pool = _SenderPool(concurrency, connect)
 
     def _finish(self, row: Delivery, status: str, **fields: object) -> None:
         """Record how a claimed row ended, at the next claim's commit or in `settle()`."""
         self._keep(_outcome(row, status, **fields))
 
     def _keep(self, outcome: RowUpdate) -> None:
-        assert self._outcome is None, "the previous outcome was not written"
-        self._outcome = outcome
+        self._outcomes.append(outcome)
 
     def _write_outcome(self) -> None:
-        if self._outcome is not None:
-            run_update(self._outcome)
-            self._outcome = None
+        outcomes, self._outcomes = self._outcomes, []
+        run_updates(outcomes)
 
     def settle(self) -> None:
-        """Wait for the message in flight and write the last row's outcome.
+        """Wait for the messages in flight and write the last rows' outcomes.
 
         On PostgreSQL this commit does not wait for the WAL flush: if the database server itself
-        crashed before the flush, the row would only fall back to `sending` and then `unknown`,
+        crashed before the flush, the rows would only fall back to `sending` and then `unknown`,
         never to `queued`, so no message could go out twice; claims, which guard against that,
         stay synchronous commits."""
         self._land()
-        outcome = self._outcome
-        if outcome is None:
+        self._collect(until_empty=True)
+        self._write_marks()
+
+    def _write_marks(self) -> None:
+        """Commit the outcomes kept so far on their own (no claim to go with them)."""
+        if not self._outcomes:
             return
+        outcomes = list(self._outcomes)
         try:
             with transaction.atomic():
                 if db_connection.vendor == "postgresql":
@@ -128,13 +156,26 @@ class BatchSender:
                         cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 self._write_outcome()
         except BaseException:
-            self._outcome = outcome  # not committed (the database went away): kept to write again
+            self._outcomes = outcomes + self._outcomes  # rolled back: written again later
             raise
 
+    def close(self) -> None:
+        """Stop the sending threads and close their connections (after `settle()`)."""
+        if self._pool is not None:
+            self._pool.close()
+
     def _claim(self, row: Delivery, sending: _Sending | None) -> int | None:
-        """Write the previous row's outcome and claim `row`, in one transaction."""
-        outcome = self._outcome
+        """Write the previous rows' outcomes and claim `row`, in one transaction."""
+        outcomes = list(self._outcomes)
         try:
+            if db_connection.vendor == "postgresql" and not db_connection.in_atomic_block:
+                # One statement and its commit (claim_rows); the relay answers MAIL FROM
+                # meanwhile, and the first RCPT TO goes once the row is ours.
+                self._outcomes = []
+                claim = claim_rows([row], marks=outcomes)[row.pk]
+                if sending is not None and claim is not None and claim != SUPPRESSED:
+                    sending.address()
+                return claim
             with transaction.atomic():
                 self._write_outcome()
                 claim = claim_row(row)
@@ -142,7 +183,7 @@ class BatchSender:
                     sending.address()  # the relay answers the recipient while this commits
                 return claim
         except BaseException:
-            self._outcome = outcome  # rolled back with the claim: settle() writes it again
+            self._outcomes = outcomes  # rolled back with the claim: settle() writes them again
             raise
 
     def send_day(self, builder: DayBuilder, rows: list[Delivery]) -> bool:
@@ -152,16 +193,21 @@ class BatchSender:
         history = sent_papers_by_subscriber(subscriber_ids=subscriber_ids, day=builder.day)
         topics = topics_by_subscriber(subscriber_ids=subscriber_ids)
         votes = votes_by_subscriber(subscriber_ids=subscriber_ids)
-        for index, row in enumerate(rows):
+
+        def build(row: Delivery) -> _Built:
             with log_context(delivery_id=row.pk):
-                # While the relay takes the previous message's DATA.
-                built = self._build(
+                return self._build(
                     row,
                     builder,
                     history.get(row.subscriber_id, (set(), None)),
                     topics.get(row.subscriber_id, []),
                     votes.get(row.subscriber_id, []),
                 )
+
+        if self._pool is not None:
+            return self._send_in_flight(self._pool, rows, build)
+        for index, row in enumerate(rows):
+            built = build(row)  # while the relay takes the previous message's DATA
             self._land()
             if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
                 # Several transient errors in a row: the provider is down, not one message bad.
@@ -171,6 +217,80 @@ class BatchSender:
             with log_context(delivery_id=row.pk):
                 self._send_one(row, built)
         self._land()
+        return True
+
+    def _send_in_flight(
+        self, pool: _SenderPool, rows: list[Delivery], build: Callable[[Delivery], _Built]
+    ) -> bool:
+        """send_day() through the sending threads: keep up to N messages in flight.
+
+        This thread builds the next messages ahead (up to N), and whenever message slots are
+        free claims as many built rows as there are free slots in one transaction, together
+        with the marks of the messages that came back, then hands each claimed message to a
+        thread. The slower a commit, the more messages come back meanwhile and the more rows
+        the next one claims: the database's round trips are shared, not paid per message."""
+        ahead: deque[tuple[Delivery, _Built]] = deque()
+        upcoming = iter(rows)
+        left = len(rows)
+        while left or ahead:
+            self._collect()
+            if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
+                # As in send_day(): the rest stay `queued`, no attempt spent.
+                self.report.pending += left + len(ahead)
+                return False
+            if self.transient_in_a_row and pool.in_flight:
+                # The provider failed the last message: one at a time until one goes through,
+                # so an outage or a "slow down" costs one attempt at a time, not N.
+                self._collect(until_empty=True)
+                continue
+            free = pool.size - len(pool.in_flight)
+            if ahead and free > 0:
+                one_by_one = self.transient_in_a_row or self.limiter.interval
+                take = 1 if one_by_one else min(free, len(ahead))
+                self._claim_and_post(pool, [ahead.popleft() for _ in range(take)])
+            elif left and len(ahead) < pool.size:
+                row = next(upcoming)
+                ahead.append((row, build(row)))
+                left -= 1
+            else:
+                self._collect(block=True)
+        return True
+
+    def _claim_and_post(self, pool: _SenderPool, group: list[tuple[Delivery, _Built]]) -> None:
+        """Claim the rows of `group` in one transaction with the outcomes kept so far, then
+        hand each claimed row's message to a sending thread (the claim has committed)."""
+        if self.limiter.interval:
+            self._write_marks()  # not kept `sending` through the wait for the rate slot
+        self.limiter.wait()
+        outcomes, self._outcomes = self._outcomes, []
+        try:
+            claims = claim_rows([row for row, _ in group], marks=outcomes)
+        except BaseException:
+            self._outcomes = outcomes  # rolled back with the claim: written again later
+            raise
+        for row, built in group:
+            with log_context(delivery_id=row.pk):
+                claim = claims[row.pk]
+                if self._not_to_send(row, built, claim):
+                    continue
+                assert claim is not None
+                pool.submit(_Posted(row, claim, built))
+
+    def _not_to_send(self, row: Delivery, built: _Built, claim: int | None) -> bool:
+        """Settle a row that gets no message: not ours, its subscriber gone, nothing new for
+        them, or a digest that could not be built. True if it was one of those."""
+        report = self.report
+        if claim is None or claim == SUPPRESSED:
+            report.counts["skipped" if claim is None else "suppressed"] += 1
+            return True
+        if built.message is not None:
+            return False
+        if built.error is None:
+            self._finish(row, Status.SUPPRESSED, error="nothing new to send")
+            report.counts["empty"] += 1
+        else:  # nothing was sent, so `failed` is exact
+            self._finish(row, Status.FAILED, error=f"build: {send_error_text(built.error)}")
+            report.counts["failed"] += 1
         return True
 
     def _build(
@@ -204,12 +324,12 @@ class BatchSender:
             return _Built(error=exc)
 
     def _send_one(self, row: Delivery, built: _Built) -> None:
-        report = self.report
         # Wait for the rate slot before the claim, so that a row is `sending` only for the
         # moment its message is handed to the provider: that is the whole window a killed
-        # worker leaves undecided. The previous row's mark would otherwise wait with it.
+        # worker leaves undecided. The previous rows' marks would otherwise wait with it.
         if self.limiter.interval:
-            self.settle()
+            self._land()
+            self._write_marks()
         self.limiter.wait()
         # Over SMTP the transaction's first commands go around the claim, so that the relay
         # answers them while the claim runs; the message itself only goes once the row is ours.
@@ -230,16 +350,9 @@ class BatchSender:
             raise
         if claim is None or claim == SUPPRESSED:
             self._abort(sending)
-            report.counts["skipped" if claim is None else "suppressed"] += 1
+        if self._not_to_send(row, built, claim):
             return
-        if built.message is None:
-            if built.error is None:
-                self._finish(row, Status.SUPPRESSED, error="nothing new to send")
-                report.counts["empty"] += 1
-            else:  # nothing was sent, so `failed` is exact
-                self._finish(row, Status.FAILED, error=f"build: {send_error_text(built.error)}")
-                report.counts["failed"] += 1
-            return
+        assert claim is not None
         if error is None:
             assert sending is not None
             try:
@@ -291,8 +404,40 @@ class BatchSender:
         self._keep(flight.sent)
         self.report.counts["sent"] += 1
 
+    def _collect(self, *, block: bool = False, until_empty: bool = False) -> None:
+        """Take the verdicts of the sending threads' finished messages, keep them for the next
+        commit; with `block`, wait for at least one, with `until_empty`, for all."""
+        if self._pool is None:
+            return
+        while True:
+            for posted, exc in self._pool.finished(block=block or until_empty):
+                with log_context(delivery_id=posted.row.pk):
+                    self._posted_landed(posted, exc)
+            if not until_empty or not self._pool.in_flight:
+                return
+
+    def _posted_landed(self, posted: _Posted, exc: BaseException | None) -> None:
+        row, built = posted.row, posted.built
+        if exc is not None:
+            if not isinstance(exc, Exception):
+                raise exc
+            self._send_failed(row, posted.attempt, exc)
+            return
+        assert built.message is not None and built.content is not None
+        assert built.email is not None
+        self.transient_in_a_row = 0
+        self._finish(
+            row,
+            Status.SENT,
+            message_id=_provider_message_id(built.message),
+            subject=built.email.subject,
+            papers=built.content.as_json(),
+        )
+        self.report.counts["sent"] += 1
+
     def _send_failed(self, row: Delivery, attempt: int, exc: Exception) -> None:
         report = self.report
+        self.limiter.pause_for(exc)  # the provider's Retry-After holds for every worker
         outcome = send_error_outcome(exc)
         reason = send_error_text(exc)
         if outcome is SendOutcome.TRANSIENT:
@@ -359,6 +504,65 @@ class _Whole:
 
     def abort(self) -> None:
         pass
+
+
+@dataclass(slots=True)
+class _Posted:
+    """A claimed row whose message a sending thread has."""
+
+    row: Delivery
+    attempt: int
+    built: _Built
+
+
+class _SenderPool:
+    """Up to `size` messages in flight, each sent whole by a thread on its own connection.
+
+    Only sending happens here: the threads never touch the database. A connection that failed
+    with a transient error is closed, and its thread opens a new one for its next message."""
+
+    def __init__(self, size: int, connect: Callable[[], BaseEmailBackend]) -> None:
+        self.size = size
+        self.in_flight: dict[Future[None], _Posted] = {}
+        self._connect = connect
+        self._local = threading.local()
+        self._connections: list[BaseEmailBackend] = []
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="digest-send")
+
+    def submit(self, posted: _Posted) -> None:
+        # The thread logs with the row's id too (log_context lives in a ContextVar).
+        context = contextvars.copy_context()
+        message = posted.built.message
+        assert message is not None
+        future = self._executor.submit(lambda: context.run(self._send, message))
+        self.in_flight[future] = posted
+
+    def _send(self, message: EmailMessage) -> None:
+        connection: BaseEmailBackend | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._connect()
+            with self._lock:
+                self._connections.append(connection)
+        try:
+            connection.open()  # a no-op on an open connection
+            connection.send_messages([message])
+        except Exception as exc:
+            if send_error_outcome(exc) is SendOutcome.TRANSIENT:
+                _close_quietly(connection)  # maybe broken; the next open() starts afresh
+            raise
+
+    def finished(self, *, block: bool) -> list[tuple[_Posted, BaseException | None]]:
+        """The messages whose verdict is in (waiting for one first with `block`)."""
+        if block and self.in_flight:
+            wait(self.in_flight, return_when=FIRST_COMPLETED)
+        done = [future for future in self.in_flight if future.done()]
+        return [(self.in_flight.pop(future), future.exception()) for future in done]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        for connection in self._connections:
+            _close_quietly(connection)
 
 
 @dataclass(slots=True)

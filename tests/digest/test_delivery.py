@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -92,7 +93,8 @@ def test_anymail_message_carries_delivery_id_metadata_and_tags(anymail_test, sna
     assert row.attempts == 1 and row.papers
 
 
-def test_one_connection_for_a_batch(raising, snapshot_day):
+def test_one_connection_for_a_batch(raising, snapshot_day, settings):
+    settings.SEND_CONCURRENCY = 1  # one message in flight: one connection (else one per thread)
     SubscriberFactory.create_batch(4)
     report = deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
     assert report.counts["sent"] == 4
@@ -155,7 +157,8 @@ def test_transient_error_on_the_last_attempt_marks_failed(raising, snapshot_day,
     assert report.pending == 0
 
 
-def test_provider_down_stops_the_batch_without_spending_attempts(raising, snapshot_day):
+def test_provider_down_stops_the_batch_without_spending_attempts(raising, snapshot_day, settings):
+    settings.SEND_CONCURRENCY = 1
     SubscriberFactory.create_batch(5)
     RaisingBackend.error = AnymailAPIError("unavailable", status_code=503)
     report = deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
@@ -253,6 +256,7 @@ class WatchingBackend(AnymailTestBackend):
 @pytest.mark.parametrize("rate", [0.0, 50.0])
 def test_one_row_undecided_at_a_time_and_marks_kept_in_order(settings, snapshot_day, rate):
     settings.EMAIL_BACKEND = f"{__name__}.WatchingBackend"
+    settings.SEND_CONCURRENCY = 1  # one message in flight, as over SMTP
     settings.SEND_RATE_PER_SECOND = rate
     settings.REDIS_URL = ""
     WatchingBackend.seen = []
@@ -266,6 +270,7 @@ def test_one_row_undecided_at_a_time_and_marks_kept_in_order(settings, snapshot_
 
 
 def test_send_rate_wait_does_not_hold_back_the_last_mark(anymail_test, snapshot_day, settings):
+    settings.SEND_CONCURRENCY = 1
     settings.SEND_RATE_PER_SECOND = 20.0
     settings.REDIS_URL = ""
     SubscriberFactory.create_batch(3)
@@ -286,19 +291,29 @@ def test_send_rate_wait_does_not_hold_back_the_last_mark(anymail_test, snapshot_
     assert seen[-1] == [Status.QUEUED, Status.SENT, Status.SENT]
 
 
-def test_a_failed_claim_keeps_the_previous_rows_outcome(anymail_test, snapshot_day, monkeypatch):
+@pytest.mark.parametrize("in_flight", [1, 4])
+def test_a_failed_claim_keeps_the_previous_rows_outcome(
+    anymail_test, snapshot_day, monkeypatch, settings, in_flight
+):
     from digest.delivery import sender
 
+    settings.SEND_CONCURRENCY = in_flight
     first, second = SubscriberFactory.create_batch(2)
     ids = deliveries_plan(day=snapshot_day)
-    original = sender.claim_row
+    original, original_many = sender.claim_row, sender.claim_rows
 
     def claim(row):
         if row.subscriber_id == second.pk:
             raise RuntimeError("database went away")
         return original(row)
 
+    def claim_many(rows, *, marks):
+        if any(row.subscriber_id == second.pk for row in rows):
+            raise RuntimeError("database went away")
+        return original_many(rows, marks=marks)
+
     monkeypatch.setattr(sender, "claim_row", claim)
+    monkeypatch.setattr(sender, "claim_rows", claim_many)
     with pytest.raises(RuntimeError):
         deliveries_send(delivery_ids=ids)
     # The first digest went out: its row says so, though the transaction it shared failed.
@@ -353,3 +368,110 @@ def test_take_for_enqueue_takes_new_and_lost_rows_once(snapshot_day, settings):
     # Ten minutes on and still queued: the broker lost them; enqueue again.
     assert deliveries_take_for_enqueue(now=now + timedelta(minutes=11)) == ids[1:]
     assert deliveries_take_for_enqueue(ids=ids[:2], now=now + timedelta(minutes=30)) == [ids[1]]
+
+
+class SlowProviderBackend(AnymailTestBackend):
+    """anymail's test backend answering after 30 ms, like a provider's API across a network;
+    it notes how many messages were in flight at once and on which connections."""
+
+    lock = threading.Lock()
+    in_flight = 0
+    most_in_flight = 0
+    connections: set[int] = set()
+    error: BaseException | None = None
+    errors: list[BaseException] = []  # raised once each, in turn, before `error`
+
+    def post_to_esp(self, payload, message):
+        cls = type(self)
+        with cls.lock:
+            cls.in_flight += 1
+            cls.most_in_flight = max(cls.most_in_flight, cls.in_flight)
+            cls.connections.add(id(self))
+        try:
+            time.sleep(0.03)
+            with cls.lock:
+                once = cls.errors.pop(0) if cls.errors else None
+            if once is not None:
+                raise once
+            if cls.error is not None:
+                raise cls.error
+            return super().post_to_esp(payload, message)
+        finally:
+            with cls.lock:
+                cls.in_flight -= 1
+
+
+@pytest.fixture
+def slow_provider(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.SlowProviderBackend"
+    settings.SEND_CONCURRENCY = 4
+    SlowProviderBackend.most_in_flight = 0
+    SlowProviderBackend.connections = set()
+    SlowProviderBackend.error = None
+    SlowProviderBackend.errors = []
+    mail.outbox = []
+    yield SlowProviderBackend
+    SlowProviderBackend.error = None
+
+
+def test_api_sends_up_to_send_concurrency_at_once_each_on_its_own_connection(
+    slow_provider, snapshot_day
+):
+    subscribers = SubscriberFactory.create_batch(16)
+    started = time.monotonic()
+    report = deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
+    elapsed = time.monotonic() - started
+    assert report.counts["sent"] == 16
+    assert slow_provider.most_in_flight == 4
+    assert len(slow_provider.connections) == 4  # one per sending thread, reused
+    assert elapsed < 16 * 0.03  # not one after another
+    assert Counter(m.to[0] for m in mail.outbox) == Counter(s.email for s in subscribers)
+    rows = Delivery.objects.all()
+    assert {r.status for r in rows} == {Status.SENT}
+    # Each row keeps its own message's provider id.
+    ids = {m.anymail_status.message_id: m.to[0] for m in mail.outbox}
+    assert {r.message_id: r.subscriber.email for r in rows.select_related("subscriber")} == {
+        str(k): v for k, v in ids.items()
+    }
+
+
+def test_api_provider_down_with_messages_in_flight_stops_after_a_few_attempts(
+    slow_provider, snapshot_day
+):
+    SubscriberFactory.create_batch(10)
+    slow_provider.error = AnymailAPIError("unavailable", status_code=503)
+    report = deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.QUEUED}
+    assert report.pending == 10
+    # The first messages were already in flight when the first failure came back; after it,
+    # one at a time, and three failures in a row stop the batch.
+    spent = sum(Delivery.objects.values_list("attempts", flat=True))
+    assert 3 <= spent <= 3 + 4 - 1
+
+
+def _too_many_requests(retry_after: str) -> AnymailAPIError:
+    response = requests.Response()
+    response.status_code = 429
+    response.headers["Retry-After"] = retry_after
+    return AnymailRequestsAPIError("slow down", status_code=429, response=response)
+
+
+def test_retry_after_pauses_the_next_claims(slow_provider, snapshot_day, settings):
+    from digest.delivery.send_rate import retry_after
+
+    settings.REDIS_URL = ""
+    assert retry_after(_too_many_requests("2")) == 2.0
+    assert retry_after(AnymailAPIError("x", status_code=429)) is None
+    subscribers = SubscriberFactory.create_batch(8)
+    slow_provider.errors = [_too_many_requests("1")]
+    started = time.monotonic()
+    report = deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
+    # The first four went at once; the first answer was 429 with Retry-After: 1, and the next
+    # claim waited that second.
+    assert time.monotonic() - started >= 1.0
+    assert report.counts["sent"] == 7 and report.pending == 1
+    assert Counter(Delivery.objects.values_list("status", flat=True)) == {
+        Status.SENT: 7,
+        Status.QUEUED: 1,
+    }
+    assert len({m.to[0] for m in mail.outbox}) == 7 < len(subscribers)
