@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import redis
 from django.conf import settings
+
+from digest.delivery.sending_errors import send_error_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class SendRateLimiter:
     def pause_for(self, exc: BaseException) -> float:
         """If `exc` is the provider saying "slow down" with a Retry-After, no worker claims
         another row until then (at most MAX_PAUSE_SECONDS); the seconds paused."""
-        seconds = retry_after(exc)
+        seconds = send_error_retry_after(exc)
         if seconds is None or seconds <= 0:
             return 0.0
         seconds = min(seconds, MAX_PAUSE_SECONDS)
@@ -135,25 +136,6 @@ def _local_pause(seconds: float) -> None:
     global _local_paused_until
     with _local_lock:
         _local_paused_until = max(_local_paused_until, time.monotonic() + seconds)
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """The seconds of a 429 or 503 answer's Retry-After header (RFC 9110 10.2.3: seconds or an
-    HTTP date), from anymail's error for an HTTP API; None without one."""
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    if status not in (429, 503):
-        return None
-    value = str(getattr(response, "headers", {}).get("Retry-After", "")).strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when.timestamp() - time.time()
 
 
 def send_rate_limiter() -> SendRateLimiter:

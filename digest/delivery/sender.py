@@ -50,7 +50,7 @@ from digest.delivery.claims import (
     run_updates,
 )
 from digest.delivery.mail_backends import Envelope, SMTPBackend
-from digest.delivery.send_rate import SendRateLimiter
+from digest.delivery.send_rate import MAX_PAUSE_SECONDS, SendRateLimiter
 from digest.delivery.sending_errors import (
     SendOutcome,
     send_error_outcome,
@@ -444,9 +444,12 @@ class BatchSender:
             self.transient_in_a_row += 1
             retry_after = send_error_retry_after(exc)
             if retry_after is not None:
-                # The provider said when to come back (429/503 Retry-After): stop the batch now.
+                # The provider said when to come back (429/503 Retry-After). Every worker's claims
+                # wait that long (pause_for above); longer than such a pause, the batch stops now
+                # and the task retries it no sooner than asked.
                 report.retry_after = max(report.retry_after, retry_after)
-                self.transient_in_a_row = settings.DELIVERY_STOP_AFTER_TRANSIENT
+                if retry_after > MAX_PAUSE_SECONDS:
+                    self.transient_in_a_row = settings.DELIVERY_STOP_AFTER_TRANSIENT
             _close_quietly(self.connection)  # a broken SMTP session is not reusable
             attempt = Delivery.objects.values_list("attempts", flat=True).get(pk=row.pk)
             if attempt < settings.DELIVERY_MAX_ATTEMPTS:

@@ -9,12 +9,13 @@ shared/reference/email-rules.md ("Delivery webhooks") and anymail's exceptions
 from __future__ import annotations
 
 import smtplib
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from enum import StrEnum
 
 import requests
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+
+from digest.sources.http import retry_after_seconds
 
 
 class SendOutcome(StrEnum):
@@ -89,22 +90,13 @@ def send_error_retry_after(exc: BaseException, *, now: datetime | None = None) -
     """Seconds the provider asked us to wait (an HTTP `Retry-After` on a 429 or 503, as
     delta-seconds or an HTTP date; RFC 9110 10.2.3), or None when it said nothing usable."""
     response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    value = headers.get("Retry-After") if headers is not None else None
-    if not value:
+    if getattr(response, "status_code", None) not in (429, 503):
         return None
-    value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return min(max(seconds, 0.0), _RETRY_AFTER_MAX)
+    headers = getattr(response, "headers", None)
+    seconds = retry_after_seconds(
+        headers.get("Retry-After") if headers is not None else None, now=now
+    )
+    return None if seconds is None else min(seconds, _RETRY_AFTER_MAX)
 
 
 def send_error_text(exc: BaseException, limit: int = 500) -> str:

@@ -457,7 +457,7 @@ def _too_many_requests(retry_after: str) -> AnymailAPIError:
 
 
 def test_retry_after_pauses_the_next_claims(slow_provider, snapshot_day, settings):
-    from digest.delivery.send_rate import retry_after
+    from digest.delivery.sending_errors import send_error_retry_after as retry_after
 
     settings.REDIS_URL = ""
     assert retry_after(_too_many_requests("2")) == 2.0
