@@ -132,7 +132,9 @@ def fetch_hf_paper(
     if not isinstance(body, Mapping):
         raise FetchError(f"GET {url}: expected a JSON object, got {_json_type(body)}", url=url)
     try:
-        record = _record({"paper": body}, listed_on=listed_on)
+        # The endpoint puts the item-level count beside the paper's fields.
+        item = {"paper": body, "numComments": body.get("numComments")}
+        record = _record(item, listed_on=listed_on)
     except _Skip as skip:
         raise FetchError(f"GET {url}: {skip}", url=url) from None
     if record.arxiv_id != arxiv_id:
