@@ -195,8 +195,8 @@ class PaperEvent(models.Model):
     class Kind(models.TextChoices):
         CODE = "code", "Code released"
         VERSION = "version", "New version on arXiv"
-        TRENDING = "trending", "On Hugging Face Daily Papers"
-        UPVOTES = "upvotes", "Upvotes passed a threshold"
+        TRENDING = "trending", "Trending"
+        UPVOTES = "upvotes", "Upvotes"
         PROJECT_PAGE = "project_page", "Project page added"
 
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="events")

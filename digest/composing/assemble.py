@@ -23,7 +23,7 @@ from digest.composing.render import (
     inline_css,
     inline_fragment,
 )
-from digest.composing.selection import DigestContent, Pick, Section
+from digest.composing.selection import DigestContent, Pick, Section, Update
 from digest.models import Paper
 from digest.topics import highlight
 
@@ -43,7 +43,11 @@ _MARKERS = (
 # Lines over 998 characters are illegal in SMTP (RFC 5322 2.1.1) and force quoted-printable.
 _BREAK_AFTER = re.compile(r"(</(?:tr|td|table|div|p|a)>)")
 
-SECTION_TITLES = {Section.TRENDING: "Trending today", Section.TOPICS: "For your topics"}
+SECTION_TITLES = {
+    Section.UPDATES: "Updates on papers you follow",
+    Section.TRENDING: "Trending today",
+    Section.TOPICS: "For your topics",
+}
 
 
 def _marker(name: str) -> str:
@@ -148,6 +152,10 @@ class DayRenderer:
         self._snippets_html: dict[tuple[int, frozenset[str]], str] = {}
         self._text_parts: dict[tuple[int, frozenset[str]], tuple[str, str]] = {}
         self._sections: dict[Section, str] = {}
+        self._update = env.get_template("_update.html")
+        self._update_text = env.get_template("_update.txt")
+        # Per event: the same line for every follower, inlined once a day.
+        self._updates: dict[int, tuple[str, str]] = {}
 
     def snippet(self, pick: Pick) -> list[tuple[str, bool]]:
         key = (pick.paper.pk, pick.reason.words)
@@ -249,6 +257,16 @@ class DayRenderer:
         head, middle, tail = parts
         return head + why + middle + self._snippet_html(pick) + tail
 
+    def update(self, update: Update) -> tuple[str, str]:
+        """An event's line, HTML and text, rendered and inlined once per event a day."""
+        found = self._updates.get(update.event_id)
+        if found is None:
+            day = f"{update.seen_on:%b} {update.seen_on.day}"
+            html_line = inline_fragment(self._update.render(update=update, date=day))
+            text_line = self._update_text.render(update=update, date=day).rstrip("\n") + "\n"
+            found = self._updates[update.event_id] = (html_line.strip() + "\n", text_line)
+        return found
+
     def section(self, section: Section) -> str:
         found = self._sections.get(section)
         if found is None:
@@ -268,6 +286,12 @@ class DayRenderer:
             self.section(section) + "".join(self.card(p) for p in picks)
             for section, picks in groups
         )
+        if content.updates:  # first: news the reader asked for, before the day's papers
+            sections = (
+                self.section(Section.UPDATES)
+                + "".join(self.update(u)[0] for u in content.updates)
+                + sections
+            )
         intro = _intro(content)
         values = {
             "subject": html.escape(subject),
@@ -285,6 +309,8 @@ class DayRenderer:
         text = self._text.render(
             day_label=self.day_label,
             intro=intro,
+            updates_title=SECTION_TITLES[Section.UPDATES],
+            updates=[self.update(u)[1] for u in content.updates],
             sections=[
                 {"title": SECTION_TITLES[s], "cards": [self.text_card(p) for p in picks]}
                 for s, picks in groups
@@ -307,12 +333,16 @@ class DayRenderer:
                 topic_label=label,
                 trending_count=len(content.trending),
                 first_title=content.trending[0].paper.title if content.trending else "",
+                update_count=len(content.updates),
             )
         )
 
 
 def _intro(content: DigestContent) -> str:
     parts = []
+    if content.updates:
+        n = len(content.updates)
+        parts.append(f"{n} update{'s' if n != 1 else ''} on papers you follow")
     if content.trending:
         parts.append(f"{len(content.trending)} trending")
     if content.topics:
@@ -324,4 +354,7 @@ def _preheader(content: DigestContent) -> str:
     first = (
         content.topics[0] if content.topics else (content.trending[0] if content.trending else None)
     )
+    if first is None and content.updates:
+        update = content.updates[0]
+        return fold_header(f"{update.label}: {update.paper.title}", limit=110)
     return fold_header(first.paper.title, limit=110) if first else ""

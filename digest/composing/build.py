@@ -16,8 +16,10 @@ from digest.composing.render import RenderedEmail, render_email
 from digest.composing.selection import (
     DayContext,
     DigestContent,
+    Update,
     digest_select,
     sent_papers_by_subscriber,
+    updates_by_subscriber,
 )
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, make_token
@@ -37,9 +39,11 @@ class DayBuilder:
         *,
         history: tuple[set[str], date | None] | None = None,
         topics: list[str] | None = None,
+        updates: list[Update] | None = None,
     ) -> DigestContent:
-        """The subscriber's papers; a batch passes its `history` and `topics`, read for all its
-        subscribers at once (sent_papers_by_subscriber, topics_by_subscriber)."""
+        """The subscriber's papers; a batch passes its `history`, `topics` and `updates`, read
+        for all its subscribers at once (sent_papers_by_subscriber, topics_by_subscriber,
+        updates_by_subscriber)."""
         if history is None:
             history = sent_papers_by_subscriber(subscriber_ids=[subscriber.pk], day=self.day).get(
                 subscriber.pk, (set(), None)
@@ -47,12 +51,16 @@ class DayBuilder:
         sent, last_day = history
         if topics is None:
             topics = [t.query for t in subscriber.topics.all()]
+        if updates is None:
+            found = updates_by_subscriber(subscriber_ids=[subscriber.pk], context=self.context)
+            updates = found.get(subscriber.pk, [])
         return digest_select(
             subscriber=subscriber,
             topics=topics,
             context=self.context,
             already_sent=sent,
             last_digest_day=last_day,
+            updates=updates,
         )
 
     def render(

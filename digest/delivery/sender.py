@@ -28,8 +28,10 @@ from digest.composing.build import DayBuilder, digest_message, subscriber_links
 from digest.composing.render import RenderedEmail
 from digest.composing.selection import (
     DigestContent,
+    Update,
     sent_papers_by_subscriber,
     topics_by_subscriber,
+    updates_by_subscriber,
 )
 from digest.delivery.claims import (
     SUPPRESSED,
@@ -136,6 +138,7 @@ class BatchSender:
         subscriber_ids = [r.subscriber_id for r in rows]
         history = sent_papers_by_subscriber(subscriber_ids=subscriber_ids, day=builder.day)
         topics = topics_by_subscriber(subscriber_ids=subscriber_ids)
+        updates = updates_by_subscriber(subscriber_ids=subscriber_ids, context=builder.context)
         for index, row in enumerate(rows):
             with log_context(delivery_id=row.pk):
                 # While the relay takes the previous message's DATA.
@@ -144,6 +147,7 @@ class BatchSender:
                     builder,
                     history.get(row.subscriber_id, (set(), None)),
                     topics.get(row.subscriber_id, []),
+                    updates.get(row.subscriber_id, []),
                 )
             self._land()
             if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
@@ -162,11 +166,14 @@ class BatchSender:
         builder: DayBuilder,
         history: tuple[set[str], date | None],
         topics: list[str],
+        updates: list[Update],
     ) -> _Built:
         """The row's digest and the bytes to send, before its claim: nothing here writes, and
         the claim decides whether it is used."""
         try:
-            content = builder.select(row.subscriber, history=history, topics=topics)
+            content = builder.select(
+                row.subscriber, history=history, topics=topics, updates=updates
+            )
             if content.is_empty and not row.subscriber.quiet_day_note:
                 return _Built(content)
             links = subscriber_links(row.subscriber, day=builder.day, delivery_id=row.pk)
