@@ -4,6 +4,7 @@ https://docs.djangoproject.com/en/5.2/topics/signing/
 Confirm and manage tokens expire and carry the subscriber's token version, so bumping the version
 revokes them. Unsubscribe tokens never expire and ignore the version: they can only unsubscribe,
 and a link in an old email must keep working (RFC 8058; providers expect at least 60 days).
+Follow tokens are the same kind: they can only follow or unfollow a paper for their reader.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Purpose(StrEnum):
     MANAGE = "manage"
     UNSUBSCRIBE = "unsubscribe"
     VIEW = "view"  # the personal "view in browser" page of one delivery
+    FOLLOW = "follow"  # follow a paper from a card (the paper is in the URL, not the token)
 
 
 class TokenError(Exception):
@@ -59,6 +61,10 @@ def _signer(purpose: Purpose, key: str) -> signing.TimestampSigner:
     return signing.TimestampSigner(key=key, salt=_salt(purpose))
 
 
+# Links in old emails that must keep working: they never expire and ignore the token version.
+_LASTING = (Purpose.UNSUBSCRIBE, Purpose.FOLLOW)
+
+
 def read_token(token: str, purpose: Purpose) -> tuple[Subscriber, int | None]:
     """Return the subscriber (and the extra value, e.g. a delivery id) or raise TokenError."""
     try:
@@ -72,6 +78,6 @@ def read_token(token: str, purpose: Purpose) -> tuple[Subscriber, int | None]:
     subscriber = Subscriber.objects.filter(pk=payload[0]).first()
     if subscriber is None:
         raise TokenError("This link is not valid.")
-    if purpose is not Purpose.UNSUBSCRIBE and payload[1] != subscriber.token_version:
+    if purpose not in _LASTING and payload[1] != subscriber.token_version:
         raise TokenError("This link has been replaced by a newer one.")
     return subscriber, payload[2] if len(payload) == 3 else None

@@ -16,4 +16,6 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("resubscribe/<str:token>/", views.resubscribe, name="resubscribe"),
     path("manage/<str:token>/erase/", views.erase, name="erase"),
+    path("follow/<str:token>/<int:paper_id>/", views.follow, name="follow"),
+    path("manage/<str:token>/unfollow/<int:paper_id>/", views.unfollow, name="unfollow"),
 ]

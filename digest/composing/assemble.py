@@ -14,6 +14,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from markupsafe import Markup
 
 from digest.composing.render import (
@@ -62,6 +63,21 @@ class Links:
     view_url: str
     manage_url: str
     unsubscribe_url: str
+    # The reader's follow link up to the paper's id ("https://…/follow/<token>/"); each card
+    # appends its paper's id. Empty: cards link to the home page instead.
+    follow_base: str = ""
+
+
+# Where a card's Follow link puts the reader's part (the card is rendered once per paper a day).
+FOLLOW_MARK = _marker("follow")
+
+
+def follow_href(paper: Paper, follow_base: str) -> str:
+    return f"{follow_base}{paper.pk}/" if follow_base else _home()
+
+
+def _home() -> str:
+    return settings.SITE_URL + "/"
 
 
 def author_line(paper: Paper) -> str:
@@ -163,7 +179,7 @@ class DayRenderer:
             self._snippets[key] = snippet(pick.paper.abstract, pick.reason.words)
         return self._snippets[key]
 
-    def text_card(self, pick: Pick) -> str:
+    def text_card(self, pick: Pick, follow_base: str = "") -> str:
         """A paper's block in the text part: rendered once per paper and matched words, with
         the reader's reason line put in place."""
         key = (pick.paper.pk, pick.reason.words)
@@ -171,16 +187,18 @@ class DayRenderer:
             text = "".join(part for part, _ in self.snippet(pick))
             rendered = self._card_text.render(
                 paper=pick.paper,
+                follow_url=f"{FOLLOW_MARK}{pick.paper.pk}/",
                 meta=" | ".join(meta_line(pick.paper)).replace("\u25b2 ", ""),
                 why=_marker("why"),
                 snippet=textwrap.fill(
                     text, width=76, initial_indent="   ", subsequent_indent="   "
                 ),
             )
-            if rendered.count(_marker("why")) != 1:
+            if rendered.count(_marker("why")) != 1 or rendered.count(FOLLOW_MARK) != 1:
                 # Paper text that contains the marker itself (only ever on purpose): no shortcut.
                 return self._card_text.render(
                     paper=pick.paper,
+                    follow_url=follow_href(pick.paper, follow_base),
                     meta=" | ".join(meta_line(pick.paper)).replace("\u25b2 ", ""),
                     why=self._why_text(pick).rstrip("\n"),
                     snippet=textwrap.fill(
@@ -190,6 +208,10 @@ class DayRenderer:
             before, _, after = rendered.partition(_marker("why") + "\n")
             self._text_parts[key] = (before, after)
         before, after = self._text_parts[key]
+        if follow_base:
+            after = after.replace(FOLLOW_MARK, follow_base)
+        else:
+            after = after.replace(f"{FOLLOW_MARK}{pick.paper.pk}/", _home())
         return before + self._why_text(pick) + after
 
     @staticmethod
@@ -214,12 +236,14 @@ class DayRenderer:
         if key not in self._card_parts:
             fragment = self._card.render(
                 paper=pick.paper,
+                follow_url=Markup(f"{FOLLOW_MARK}{pick.paper.pk}/"),  # noqa: S704 (ASCII, digits)
                 meta=meta_line(pick.paper),
                 why=Markup(_marker("why")),  # noqa: S704 (fixed ASCII)
                 snippet=Markup(_marker("snippet")),  # noqa: S704 (fixed ASCII)
             )
             shell = _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
-            if shell.count(_marker("why")) != 1 or shell.count(_marker("snippet")) != 1:
+            markers = (_marker("why"), _marker("snippet"), FOLLOW_MARK)
+            if any(shell.count(marker) != 1 for marker in markers):
                 # The paper's own text contains a marker: no shortcut for it.
                 self._card_parts[key] = None
             else:
@@ -239,7 +263,7 @@ class DayRenderer:
             )
         return self._snippets_html[key]
 
-    def card(self, pick: Pick) -> str:
+    def card(self, pick: Pick, follow_base: str = "") -> str:
         topics = pick.reason.topics
         why = ""
         if topics:
@@ -249,12 +273,18 @@ class DayRenderer:
         if parts is None:
             fragment = self._card.render(
                 paper=pick.paper,
+                follow_url=follow_href(pick.paper, follow_base),
                 meta=meta_line(pick.paper),
                 why=Markup(why),  # noqa: S704 (built from escaped text above)
                 snippet=Markup(self._snippet_html(pick)),  # noqa: S704 (escaped parts)
             )
             return _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
         head, middle, tail = parts
+        # The Follow link's reader part (escaped: it goes in an attribute).
+        if follow_base:
+            tail = tail.replace(FOLLOW_MARK, html.escape(follow_base))
+        else:
+            tail = tail.replace(f"{FOLLOW_MARK}{pick.paper.pk}/", html.escape(_home()))
         return head + why + middle + self._snippet_html(pick) + tail
 
     def update(self, update: Update) -> tuple[str, str]:
@@ -283,7 +313,7 @@ class DayRenderer:
             if picks
         ]
         sections = "".join(
-            self.section(section) + "".join(self.card(p) for p in picks)
+            self.section(section) + "".join(self.card(p, links.follow_base) for p in picks)
             for section, picks in groups
         )
         if content.updates:  # first: news the reader asked for, before the day's papers
@@ -312,7 +342,10 @@ class DayRenderer:
             updates_title=SECTION_TITLES[Section.UPDATES],
             updates=[self.update(u)[1] for u in content.updates],
             sections=[
-                {"title": SECTION_TITLES[s], "cards": [self.text_card(p) for p in picks]}
+                {
+                    "title": SECTION_TITLES[s],
+                    "cards": [self.text_card(p, links.follow_base) for p in picks],
+                }
                 for s, picks in groups
             ],
             view_url=links.view_url,

@@ -111,7 +111,24 @@ def subscriber_links(subscriber: Subscriber, *, day: date, delivery_id: int | No
         view_url=view_url,
         manage_url=absolute_url("subscriptions:manage", make_token(subscriber, Purpose.MANAGE)),
         unsubscribe_url=unsubscribe_url(subscriber),
+        follow_base=follow_base(subscriber),
     )
+
+
+def follow_base(subscriber: Subscriber) -> str:
+    """The reader's follow link up to the paper id (`/follow/<token>/<paper id>/`): one
+    signature per reader, not per card; the token cannot be used for anything else."""
+    prefix, between = _follow_parts(settings.SITE_URL)
+    return f"{prefix}{make_token(subscriber, Purpose.FOLLOW)}{between}"
+
+
+@lru_cache(maxsize=4)
+def _follow_parts(site_url: str) -> tuple[str, str]:
+    url = reverse("subscriptions:follow", args=[_SLOT, 424242])
+    prefix, _, suffix = url.partition(_SLOT)
+    between, _, end = suffix.partition("424242")
+    assert end == "/", "the card template appends '<paper id>/'"
+    return site_url + prefix, between
 
 
 def unsubscribe_url(subscriber: Subscriber) -> str:

@@ -154,7 +154,8 @@ def test_wait_follows_the_workers_until_every_row_settles(
 
 
 def test_each_digest_signs_its_links_once(file_outbox, snapshot_day, monkeypatch):
-    # View, manage and unsubscribe; the List-Unsubscribe header reuses the body's link.
+    # View, manage, unsubscribe and follow (one for every card); the List-Unsubscribe header
+    # reuses the body's link.
     signed: Counter[Purpose] = Counter()
     make_token = build.make_token
 
@@ -165,4 +166,6 @@ def test_each_digest_signs_its_links_once(file_outbox, snapshot_day, monkeypatch
     monkeypatch.setattr(build, "make_token", counting)
     SubscriberFactory.create_batch(2)
     call_command("send_digests", day=snapshot_day.isoformat())
-    assert signed == {Purpose.VIEW: 2, Purpose.MANAGE: 2, Purpose.UNSUBSCRIBE: 2}
+    assert signed == {
+        Purpose.VIEW: 2, Purpose.MANAGE: 2, Purpose.UNSUBSCRIBE: 2, Purpose.FOLLOW: 2
+    }  # fmt: skip
