@@ -101,18 +101,19 @@ def make_subscribers(count: int) -> None:
     )
 
 
-def build_slice(ids: list[int], batch: int) -> dict[str, object]:
-    """Build the digests of `ids` the way a send batch does; return counts and figures."""
+def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, object]:
+    """Build the digests of `ids` the way a send batch does; return counts and figures. With
+    `updates` False, no reader gets the followed papers' updates (to measure what they add)."""
     from django.db import connection
     from django.db.models import Prefetch
     from django.test.utils import CaptureQueriesContext
 
     from digest.composing.build import DayBuilder
-    from digest.composing.selection import sent_papers_by_subscriber
+    from digest.composing.selection import sent_papers_by_subscriber, updates_by_subscriber
     from subscriptions.models import Subscriber, Topic
 
     builder = DayBuilder(DAY)
-    built = empty = html_bytes = 0
+    built = empty = html_bytes = with_updates = 0
     batch_queries: list[int] = []
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
@@ -123,10 +124,18 @@ def build_slice(ids: list[int], batch: int) -> dict[str, object]:
                 )
             )
             history = sent_papers_by_subscriber(subscriber_ids=chunk, day=DAY)
+            told = (
+                updates_by_subscriber(subscriber_ids=chunk, context=builder.context)
+                if updates
+                else {}
+            )
             for subscriber in subscribers:
                 content = builder.select(
-                    subscriber, history=history.get(subscriber.pk, (set(), None))
+                    subscriber,
+                    history=history.get(subscriber.pk, (set(), None)),
+                    updates=told.get(subscriber.pk, []),
                 )
+                with_updates += bool(content.updates)
                 if content.is_empty:
                     empty += 1
                     continue
@@ -137,6 +146,7 @@ def build_slice(ids: list[int], batch: int) -> dict[str, object]:
     return {
         "built": built,
         "empty": empty,
+        "with_updates": with_updates,
         "html": html_bytes,
         "queries": batch_queries,
         "rss": peak_rss_mb(),
