@@ -174,6 +174,10 @@ class DayContext:
                 self._updates.setdefault(event.paper_id, []).append(update)
         return self._updates
 
+    def forget_updates(self) -> None:
+        """Read the events again on next use (some were added or hidden since)."""
+        self._updates = None
+
     def trending(self, days: int) -> list[Paper]:
         """The trending order of the last `days` days (1 for daily, 7 for weekly readers)."""
         if days not in self._trending:

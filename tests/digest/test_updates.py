@@ -191,3 +191,26 @@ def test_view_in_browser_shows_the_updates_told(settings, file_outbox, reader, e
     assert page.status_code == 200
     assert "Updates on papers you follow" in page.content.decode()
     assert "passed 50 upvotes (57)" in page.content.decode()
+
+
+def test_later_batches_of_the_day_see_events_added_or_hidden_since(
+    file_outbox, reader, every_kind, old_paper
+):
+    from digest.delivery.batch import deliveries_plan, deliveries_send
+
+    second = SubscriberFactory(email="second@example.org")
+    follow_start(subscriber=second, paper=old_paper, now=FOLLOWED)
+    rows = dict(
+        Delivery.objects.filter(pk__in=deliveries_plan(day=DAY)).values_list("subscriber_id", "pk")
+    )
+    deliveries_send(delivery_ids=[rows[reader.pk]])
+    # Meanwhile the hourly refresh finds a new event and an editor hides a wrong one.
+    late = event(old_paper, "upvotes", "passed 100 upvotes (101)")
+    PaperEvent.objects.filter(pk=every_kind[0].pk).update(hidden=True)
+    deliveries_send(delivery_ids=[rows[second.pk]])
+    told = {
+        d.subscriber_id: {i["event_id"] for i in d.papers}
+        for d in Delivery.objects.filter(digest_date=DAY)
+    }
+    assert told[reader.pk] == {e.pk for e in every_kind}
+    assert told[second.pk] == {e.pk for e in every_kind[1:]} | {late.pk}
