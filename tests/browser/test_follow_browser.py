@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -30,11 +29,7 @@ def listing() -> dt.date:
 
 
 def test_follow_from_a_card_undo_and_stop_from_manage(
-    browser,
-    live_server,
-    listing: dt.date,
-    settings,
-    screenshots_dir: Path,
+    browser, live_server, listing, settings, screenshots_dir
 ):
     reader = SubscriberFactory(email="ada@example.org")
     builder = DayBuilder(listing)
