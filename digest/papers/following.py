@@ -7,18 +7,21 @@ Hugging Face paper page (one request each). Beat runs this hourly with a share o
 due, so the requests spread over the day; `manage.py refresh_followed` runs the rest at once.
 
 A paper whose arXiv batch or Hugging Face request failed changes nothing today; it is marked as
-tried, so it is retried the next day rather than hammered within the day.
+tried, so it is retried the next day rather than hammered within the day. One refresh runs at a
+time (a lock in the shared cache), so the command and an hourly run never ask twice.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,6 +36,14 @@ from digest.sources.records import PaperRecord
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+
+LOCK_KEY = "digest.followed_refresh.lock"
+# Longer than any run (10,000 papers take minutes); a crashed run's lock expires by then.
+LOCK_SECONDS = 3 * 3600
+
+
+class RefreshBusy(Exception):
+    """Another refresh of followed papers is running."""
 
 
 @dataclass(slots=True)
@@ -95,6 +106,19 @@ def followed_refresh(
 ) -> RefreshReport:
     """Refresh a `share` (1.0: all) of the followed papers still due on `day` (default today)."""
     day = day or timezone.now().date()
+    token = uuid.uuid4().hex
+    if not cache.add(LOCK_KEY, token, timeout=LOCK_SECONDS):
+        raise RefreshBusy("another refresh of followed papers is running; try again later")
+    try:
+        return _refresh_due(day, share, fetcher, progress)
+    finally:
+        if cache.get(LOCK_KEY) == token:
+            cache.delete(LOCK_KEY)
+
+
+def _refresh_due(
+    day: date, share: float, fetcher: HttpFetcher | None, progress: Progress | None
+) -> RefreshReport:
     due = followed_due(day=day)
     report = RefreshReport(day=day, due=len(due))
     papers = due[: share_size(len(due), share)]

@@ -288,3 +288,21 @@ def test_command_prints_a_summary(httpserver: HTTPServer, followed, capsys):
     assert "3 of 3 followed papers refreshed for 2024-09-23" in out
     # Five about A, and the withdrawal's new version of C (never told: its follows ended).
     assert "6 events" in out and "1 follows ended" in out
+
+
+def test_one_refresh_at_a_time(httpserver: HTTPServer, followed):
+    from django.core.cache import cache
+
+    from digest.papers.following import LOCK_KEY
+
+    serve_all(httpserver)
+    cache.add(LOCK_KEY, "another run", timeout=60)  # beat's run, still going
+    try:
+        with pytest.raises(CommandError, match="Not started: another refresh"):
+            call_command("refresh_followed", "--date", DAY.isoformat())
+        assert len(httpserver.log) == 0
+    finally:
+        cache.delete(LOCK_KEY)
+    call_command("refresh_followed", "--date", DAY.isoformat())
+    assert hits(httpserver, ARXIV_PATH) == 1
+    assert cache.get(LOCK_KEY) is None  # released

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from digest.management.commands.fetch_papers import parse_day
-from digest.papers.following import followed_refresh
+from digest.papers.following import RefreshBusy, followed_refresh
 
 
 class Command(BaseCommand):
@@ -22,9 +22,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, day: str | None, **options: Any) -> None:
         for_date = parse_day(day)
         self.stdout.write(f"Refreshing followed papers for {for_date}…")
-        report = followed_refresh(
-            day=for_date, progress=lambda line: self.stdout.write(f"  {line}")
-        )
+        try:
+            report = followed_refresh(
+                day=for_date, progress=lambda line: self.stdout.write(f"  {line}")
+            )
+        except RefreshBusy as exc:
+            raise CommandError(f"Not started: {exc}.") from exc
         if report.failed:
             self.stdout.write(report.summary())
             shown = ", ".join(report.failed[:10]) + (" …" if len(report.failed) > 10 else "")
