@@ -312,15 +312,19 @@ def updates_by_subscriber(
     if not by_paper:
         return {}
     start_of_day = datetime.combine(context.day, time.min, tzinfo=UTC)
+    # The batch's follows by reader (the subscriber index): the papers with events are matched
+    # here, since an IN list of them too led SQLite to scan every follower of those papers.
     follows = Follow.objects.filter(
         subscriber_id__in=list(subscriber_ids),
-        paper_id__in=list(by_paper),
         ended_at__isnull=True,
         expires_at__gt=start_of_day,
     ).values_list("subscriber_id", "paper_id", "followed_at")
     candidates: dict[int, list[Update]] = {}
     for subscriber_id, paper_id, followed_at in follows:
-        fresh = [u for u in by_paper[paper_id] if u.seen_at >= followed_at]
+        events = by_paper.get(paper_id)
+        if events is None:
+            continue
+        fresh = [u for u in events if u.seen_at >= followed_at]
         if fresh:
             candidates.setdefault(subscriber_id, []).extend(fresh)
     if not candidates:
