@@ -26,6 +26,7 @@ def setup() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)  # the database cache (locks), without Redis
 
 
 def peak_rss_mb() -> float:

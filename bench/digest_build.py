@@ -124,19 +124,20 @@ def make_votes(share: float = 0.2) -> int:
     return len(voters)
 
 
-def build_slice(ids: list[int], batch: int) -> dict[str, object]:
-    """Build the digests of `ids` the way a send batch does; return counts and figures."""
+def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, object]:
+    """Build the digests of `ids` the way a send batch does; return counts and figures. With
+    `updates` False, no reader gets the followed papers' updates (to measure what they add)."""
     from django.db import connection
     from django.db.models import Prefetch
     from django.test.utils import CaptureQueriesContext
 
     from digest.composing.build import DayBuilder
     from digest.composing.recommended import votes_by_subscriber
-    from digest.composing.selection import sent_papers_by_subscriber
+    from digest.composing.selection import sent_papers_by_subscriber, updates_by_subscriber
     from subscriptions.models import Subscriber, Topic
 
     builder = DayBuilder(DAY)
-    built = empty = html_bytes = recommended = 0
+    built = empty = html_bytes = recommended = with_updates = 0
     batch_queries: list[int] = []
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
@@ -148,13 +149,20 @@ def build_slice(ids: list[int], batch: int) -> dict[str, object]:
             )
             history = sent_papers_by_subscriber(subscriber_ids=chunk, day=DAY)
             votes = votes_by_subscriber(subscriber_ids=chunk)
+            told = (
+                updates_by_subscriber(subscriber_ids=chunk, context=builder.context)
+                if updates
+                else {}
+            )
             for subscriber in subscribers:
                 content = builder.select(
                     subscriber,
                     history=history.get(subscriber.pk, (set(), None)),
                     votes=votes.get(subscriber.pk, []),
+                    updates=told.get(subscriber.pk, []),
                 )
                 recommended += bool(content.recommended)
+                with_updates += bool(content.updates)
                 if content.is_empty:
                     empty += 1
                     continue
@@ -165,6 +173,7 @@ def build_slice(ids: list[int], batch: int) -> dict[str, object]:
     return {
         "built": built,
         "empty": empty,
+        "with_updates": with_updates,
         "html": html_bytes,
         "recommended": recommended,
         "queries": batch_queries,

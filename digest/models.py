@@ -37,6 +37,8 @@ class Paper(models.Model):
     # Every source that listed the paper, sorted and comma-joined ("arxiv,hf").
     sources = models.CharField(max_length=64, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The day a followed paper was last refreshed (or tried: a failure waits for the next day).
+    refreshed_on = models.DateField(null=True, blank=True)
 
     # Curation state, set by editors.
     featured = models.BooleanField(default=False)
@@ -182,3 +184,65 @@ class CurationChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.paper_id}"
+
+
+class PaperEvent(models.Model):
+    """A change seen on a known paper (code released, new version, ...): news for its followers.
+
+    Recorded only when the before and after values are both known (papers/ingest.py), so a paper
+    first seen with its code already there has no "code released" event. Editors hide a wrong
+    one (a mistaken repository link) from the paper's admin page; a hidden event is never told.
+    """
+
+    class Kind(models.TextChoices):
+        CODE = "code", "Code released"
+        VERSION = "version", "New version on arXiv"
+        TRENDING = "trending", "Trending"
+        UPVOTES = "upvotes", "Upvotes"
+        PROJECT_PAGE = "project_page", "Project page added"
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    before = models.CharField(max_length=500, blank=True)
+    after = models.CharField(max_length=500, blank=True)
+    # What a reader is told beside the kind: the repository and its stars, the arXiv comment.
+    detail = models.TextField(blank=True)
+    seen_at = models.DateTimeField()
+    # The day the change was seen (the fetch's day), which digests count from.
+    seen_on = models.DateField()
+    hidden = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-seen_at", "-id"]
+        indexes = [models.Index(fields=["seen_on", "paper"], name="paperevent_day_paper")]
+
+    def __str__(self) -> str:
+        return f"{self.seen_on} {self.kind} {self.paper_id}"
+
+
+class Follow(models.Model):
+    """A reader following a paper: its events go into their digest until the follow expires.
+
+    What was told is recorded in each delivery's `papers` (section "updates", with the event
+    id), so "each event once per reader" follows from "each digest once" without a write per
+    reader, and a batch reads it with the delivery history it reads anyway.
+    """
+
+    subscriber = models.ForeignKey(
+        "subscriptions.Subscriber", on_delete=models.CASCADE, related_name="follows"
+    )
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="follows")
+    followed_at = models.DateTimeField()
+    renewed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+    # Set when the paper is withdrawn: nothing more is told about it.
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-followed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "paper"], name="one_follow_per_paper"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.subscriber_id} follows {self.paper_id}"

@@ -297,6 +297,12 @@ DELIVERY_REQUEUE_AFTER = env.int("DELIVERY_REQUEUE_AFTER", default=600)
 # --- The daily job -----------------------------------------------------------------------------
 HF_PAPERS_URL = env.str("HF_PAPERS_URL", default="https://huggingface.co/api/daily_papers")
 ARXIV_API_URL = env.str("ARXIV_API_URL", default="http://export.arxiv.org/api/query")
+# One paper by its arXiv id ("{arxiv_id}" is replaced): how followed papers are refreshed.
+HF_PAPER_API_URL = env.str(
+    "HF_PAPER_API_URL", default="https://huggingface.co/api/papers/{arxiv_id}"
+)
+if "{arxiv_id}" not in HF_PAPER_API_URL:
+    raise ImproperlyConfigured("HF_PAPER_API_URL must contain {arxiv_id}.")
 ARXIV_CATEGORIES = env.list("ARXIV_CATEGORIES", default=["cs.LG", "cs.CL", "cs.CV", "cs.AI"])
 ARXIV_REQUEST_INTERVAL = env.float("ARXIV_REQUEST_INTERVAL", default=3.0)
 HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", default=20.0)
@@ -317,6 +323,11 @@ DIGEST_VIEW_MORE_COUNT = env.int("DIGEST_VIEW_MORE_COUNT", default=100)
 # "Recommended for you": at most this many of the day's papers, after the topic section, for
 # readers with votes or `like:` topics (on top of their cap of trending and topic papers).
 DIGEST_RECOMMENDED_COUNT = env.int("DIGEST_RECOMMENDED_COUNT", default=5)
+# Followed papers: a follow lasts this many days unless renewed; upvote counts that are news.
+FOLLOW_DAYS = env.int("FOLLOW_DAYS", default=60)
+FOLLOW_UPVOTE_THRESHOLDS = sorted(
+    env.list("FOLLOW_UPVOTE_THRESHOLDS", cast=int, default=[10, 50, 100])
+)
 # A row still `sending` this long after it was claimed is marked `unknown` and never resent.
 DELIVERY_SENDING_TIMEOUT = env.int("DELIVERY_SENDING_TIMEOUT", default=900)
 CONFIRM_MAX_AGE_DAYS = env.int("CONFIRM_MAX_AGE_DAYS", default=7)

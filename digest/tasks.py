@@ -26,6 +26,7 @@ from digest.delivery.batch import (
 from digest.delivery.planning import deliveries_plan_due
 from digest.monitoring.health import daily_health_report
 from digest.papers.fetching import listing_fetch, trending_refresh
+from digest.papers.following import RefreshBusy, followed_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -150,3 +151,15 @@ def refresh_trending() -> list[str]:
     """Through the day: re-read the last few days of the Hugging Face list, so the trending
     order follows the upvotes that keep coming in after a paper is listed."""
     return [f"{run.for_date}:{run.status}" for run in trending_refresh()]
+
+
+@shared_task(name="digest.refresh_followed")
+def refresh_followed() -> str:
+    """Hourly: a share of the followed papers still due today (1/24 at 00:xx, all at 23:xx), so
+    each is read once a day and the requests spread over the day."""
+    hour = timezone.now().hour
+    try:
+        return followed_refresh(share=1 / (24 - hour)).summary()
+    except RefreshBusy as exc:  # the previous hour's run (or the command) is still going
+        logger.warning("refresh_followed skipped: %s", exc)
+        return f"skipped: {exc}"

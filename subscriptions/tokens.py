@@ -7,6 +7,7 @@ and a link in an old email must keep working (RFC 8058; providers expect at leas
 Feedback tokens (the "More / Less like this" links) behave like unsubscribe tokens: they can only
 vote (or add a topic), and a card in an old email keeps working. One is signed per reader per
 digest; the card's paper and the vote travel beside it in the URL, so nothing is signed per card.
+Follow tokens are the same kind: they can only follow or unfollow a paper for their reader.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Purpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     VIEW = "view"  # the personal "view in browser" page of one delivery
     FEEDBACK = "feedback"  # votes on papers from the email's cards
+    FOLLOW = "follow"  # follow a paper from a card (the paper is in the URL, not the token)
 
 
 class TokenError(Exception):
@@ -38,7 +40,7 @@ class TokenError(Exception):
 
 
 # Links that must keep working in old emails: no expiry, and a token-version bump leaves them be.
-_NEVER_REVOKED = (Purpose.UNSUBSCRIBE, Purpose.FEEDBACK)
+_NEVER_REVOKED = (Purpose.UNSUBSCRIBE, Purpose.FEEDBACK, Purpose.FOLLOW)
 
 
 def _salt(purpose: Purpose) -> str:

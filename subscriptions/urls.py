@@ -19,4 +19,7 @@ urlpatterns = [
     # A card's vote link: the reader's feedback token, then the paper (old-style ids have a
     # slash), then ?v=more or ?v=less. Built by digest.composing.build.card_bases().
     path("feedback/<str:token>/<path:arxiv_id>/", views.feedback, name="feedback"),
+    # A card's Follow link, built like the vote links (digest.composing.build.card_bases()).
+    path("follow/<str:token>/<path:arxiv_id>/", views.follow, name="follow"),
+    path("manage/<str:token>/unfollow/<int:paper_id>/", views.unfollow, name="unfollow"),
 ]

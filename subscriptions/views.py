@@ -3,14 +3,16 @@ email is the reader's key. Views parse input and call services; the rules live i
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from digest.models import Paper
-from subscriptions import forms, services, tasks, votes
+from subscriptions import follows, forms, services, tasks, votes
 from subscriptions.client_ip import client_ip
 from subscriptions.models import Subscriber, Vote
 from subscriptions.preview import topic_preview
@@ -167,6 +169,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "form": form,
         "token": token,
         "deliveries": deliveries,
+        "follows": follows.follows_running(subscriber=subscriber),
         "unsubscribe_token": make_token(subscriber, Purpose.UNSUBSCRIBE),
         "time_zones": forms.time_zones(),
     }
@@ -308,3 +311,50 @@ def resubscribe(request: HttpRequest, token: str) -> HttpResponse:
         tasks.enqueue_signup_email(subscriber.email)
         return redirect("subscriptions:check_inbox")
     return render(request, T + "confirmed.html", {"subscriber": subscriber, "manage_token": token})
+
+
+# --- Following a paper -------------------------------------------------------------------------
+# The link on every paper card: a lasting token for the reader (like unsubscribe: it can only
+# follow or unfollow a paper for them) and the paper's id. GET shows one button; POST acts and
+# comes back to the GET page, which offers to undo.
+@require_http_methods(["GET", "POST"])
+def follow(request: HttpRequest, token: str, arxiv_id: str) -> HttpResponse:
+    subscriber = _subscriber(request, token, Purpose.FOLLOW)
+    if isinstance(subscriber, HttpResponse):
+        return subscriber
+    paper = Paper.objects.filter(arxiv_id=arxiv_id).first()
+    if paper is None:
+        return render(request, T + "cannot.html", {"message": "No such paper."}, status=404)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "follow":
+            try:
+                follows.follow_start(subscriber=subscriber, paper=paper)
+            except ValueError as error:
+                return render(request, T + "cannot.html", {"message": str(error)}, status=409)
+        elif action == "unfollow":
+            follows.follow_stop(subscriber=subscriber, paper=paper)
+        else:
+            return render(request, T + "cannot.html", {"message": "Unknown action."}, status=400)
+        url = reverse("subscriptions:follow", args=[token, paper.arxiv_id])
+        return redirect(f"{url}?done={action}")
+    running = {f.paper_id: f for f in follows.follows_running(subscriber=subscriber)}
+    context = {
+        "paper": paper,
+        "follow": running.get(paper.pk),
+        "done": request.GET.get("done", ""),
+        "follow_days": settings.FOLLOW_DAYS,
+    }
+    return render(request, T + "follow.html", context)
+
+
+@require_POST
+def unfollow(request: HttpRequest, token: str, paper_id: int) -> HttpResponse:
+    """Stop following a paper from the manage page."""
+    subscriber = _subscriber(request, token, Purpose.MANAGE)
+    if isinstance(subscriber, HttpResponse):
+        return subscriber
+    paper = Paper.objects.filter(pk=paper_id).first()
+    if paper is not None and follows.follow_stop(subscriber=subscriber, paper=paper):
+        messages.success(request, f"You no longer follow \u201c{paper.title}\u201d.")
+    return redirect("subscriptions:manage", token=token)

@@ -30,7 +30,7 @@ from django.utils.safestring import SafeString, mark_safe
 from digest.admin.badges import badges, curation_state
 from digest.admin.filters import CategoryFilter, CurationStateFilter, SourceFilter
 from digest.admin.today import today_view
-from digest.models import CurationChange, Paper
+from digest.models import CurationChange, Paper, PaperEvent
 from digest.papers import curation
 
 # URL name -> (service, past tense for the message). The row buttons and Today's digest post here.
@@ -80,6 +80,23 @@ class PaperActionForm(ActionForm):
     )
 
 
+class PaperEventInline(admin.TabularInline):
+    """What changed on the paper since it was first seen, as its followers are told it. Only
+    `hidden` is editable (through the curation service, so it is logged)."""
+
+    model = PaperEvent
+    extra = 0
+    can_delete = False
+    fields = ("seen_on", "kind", "before", "after", "detail", "hidden")
+    readonly_fields = ("seen_on", "kind", "before", "after", "detail")
+    ordering = ("-seen_at", "-id")
+    verbose_name = "event"
+    verbose_name_plural = "Events (told to the paper's followers unless hidden)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
     change_list_template = "admin/digest/paper/change_list.html"
@@ -119,6 +136,7 @@ class PaperAdmin(admin.ModelAdmin):
     )
     # What the sources wrote is shown, never edited: the next fetch would overwrite it.
     readonly_fields = ("curation_log", *PAPER_FIELDS)
+    inlines = (PaperEventInline,)
 
     class Media:
         css = {"all": ["admin_extra/admin.css"]}
@@ -235,6 +253,24 @@ class PaperAdmin(admin.ModelAdmin):
             hidden=changed.get("hidden"),
             note=changed.get("editor_note"),
         )
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: Any, change: bool
+    ) -> None:
+        # The events' inline: only `hidden` changes, through the service that logs it.
+        if formset.model is not PaperEvent:
+            return super().save_formset(request, form, formset, change)
+        # What formset.save() would have recorded, for the admin's change message.
+        formset.new_objects, formset.deleted_objects, formset.changed_objects = [], [], []
+        for event_form in formset.forms:
+            if "hidden" in event_form.changed_data and event_form.instance.pk:
+                curation.paper_event_hide(
+                    event_id=event_form.instance.pk,
+                    hidden=event_form.cleaned_data["hidden"],
+                    editor=request.user,
+                )
+                formset.changed_objects.append((event_form.instance, ["hidden"]))
+        return None
 
     # --- Actions on a selection --------------------------------------------------------------
     def _apply(

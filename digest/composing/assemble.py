@@ -3,10 +3,10 @@
 Premailer is slow (milliseconds per document), so it never runs per recipient: the page shell is
 rendered and inlined once per day with markers where personal values go, and each paper card is
 rendered and inlined once per paper, with markers for the reader's reason, snippet and card
-links. The card links ("More like this", "Less like this": CARD_ACTIONS) are rendered once per day
-and filled with the paper's id once per paper; per reader only their base URL, which carries the
-one token signed for their digest (build.card_bases), is joined in. A recipient's email is then
-string assembly plus a small Jinja2 render for the subject and the text part.
+links. The card links ("More like this", "Less like this", "Follow": CARD_ACTIONS) are rendered
+once per day and filled with the paper's id once per paper; per reader only their base URLs, which
+carry the tokens signed for their digest (build.card_bases), are joined in. A recipient's email
+is then string assembly plus a small Jinja2 render for the subject and the text part.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from digest.composing.render import (
     inline_css,
     inline_fragment,
 )
-from digest.composing.selection import DigestContent, Pick, Section
+from digest.composing.selection import DigestContent, Pick, Section, Update
 from digest.models import Paper
 from digest.topics import highlight
 
@@ -49,6 +49,7 @@ _MARKERS = (
 _BREAK_AFTER = re.compile(r"(</(?:tr|td|table|div|p|a)>)")
 
 SECTION_TITLES = {
+    Section.UPDATES: "Updates on papers you follow",
     Section.TRENDING: "Trending today",
     Section.TOPICS: "For your topics",
     Section.RECOMMENDED: "Recommended for you",
@@ -82,6 +83,7 @@ class CardAction:
 CARD_ACTIONS: tuple[CardAction, ...] = (
     CardAction("feedback", "More like this", "?v=more"),
     CardAction("feedback", "Less like this", "?v=less"),
+    CardAction("follow", "Follow", ""),
 )
 
 _ACTION_KINDS = tuple(dict.fromkeys(action.kind for action in CARD_ACTIONS))
@@ -199,6 +201,10 @@ class DayRenderer:
         self._snippets_html: dict[tuple[int, frozenset[str]], str] = {}
         self._text_parts: dict[tuple[int, frozenset[str]], tuple[str, str]] = {}
         self._sections: dict[Section, str] = {}
+        self._update = env.get_template("_update.html")
+        self._update_text = env.get_template("_update.txt")
+        # Per event: the same line for every follower, inlined once a day.
+        self._updates: dict[int, tuple[str, str]] = {}
 
     def snippet(self, pick: Pick) -> list[tuple[str, bool]]:
         key = (pick.paper.pk, pick.reason.words)
@@ -255,7 +261,7 @@ class DayRenderer:
             )
             parts = self._actions_parts[key] = tuple(_BASE_MARKER.split(filled))
         if len(_ACTION_KINDS) == 1:
-            # One kind of link (today's votes): the reader's base joins the pieces in one call.
+            # One kind of link: the reader's base joins the pieces in one call.
             return bases[_ACTION_KINDS[0]].join(parts[::2])
         out = [parts[0]]
         for index in range(1, len(parts), 2):
@@ -337,6 +343,16 @@ class DayRenderer:
         head, middle, before_actions, tail = parts
         return head + why + middle + self._snippet_html(pick) + before_actions + actions + tail
 
+    def update(self, update: Update) -> tuple[str, str]:
+        """An event's line, HTML and text, rendered and inlined once per event a day."""
+        found = self._updates.get(update.event_id)
+        if found is None:
+            day = f"{update.seen_on:%b} {update.seen_on.day}"
+            html_line = inline_fragment(self._update.render(update=update, date=day))
+            text_line = self._update_text.render(update=update, date=day).rstrip("\n") + "\n"
+            found = self._updates[update.event_id] = (html_line.strip() + "\n", text_line)
+        return found
+
     def section(self, section: Section) -> str:
         found = self._sections.get(section)
         if found is None:
@@ -365,6 +381,12 @@ class DayRenderer:
             self.section(section) + "".join(self.card(p, bases) for p in picks)
             for section, picks in groups
         )
+        if content.updates:  # first: news the reader asked for, before the day's papers
+            sections = (
+                self.section(Section.UPDATES)
+                + "".join(self.update(u)[0] for u in content.updates)
+                + sections
+            )
         if more:
             sections += inline_fragment(self._section.render(title=MORE_TITLE)) + "".join(
                 self.card(p, bases) for p in more
@@ -386,6 +408,8 @@ class DayRenderer:
         text = self._text.render(
             day_label=self.day_label,
             intro=intro,
+            updates_title=SECTION_TITLES[Section.UPDATES],
+            updates=[self.update(u)[1] for u in content.updates],
             sections=[
                 {
                     "title": SECTION_TITLES[s],
@@ -411,6 +435,7 @@ class DayRenderer:
                 topic_label=label,
                 trending_count=len(content.trending),
                 first_title=content.trending[0].paper.title if content.trending else "",
+                update_count=len(content.updates),
             )
         )
 
@@ -428,6 +453,9 @@ def _one_line(text: str) -> str:
 
 def _intro(content: DigestContent) -> str:
     parts = []
+    if content.updates:
+        n = len(content.updates)
+        parts.append(f"{n} update{'s' if n != 1 else ''} on papers you follow")
     if content.trending:
         parts.append(f"{len(content.trending)} trending")
     if content.topics:
@@ -448,4 +476,7 @@ def _preheader(content: DigestContent) -> str:
         ),
         None,
     )
+    if first is None and content.updates:
+        update = content.updates[0]
+        return fold_header(f"{update.label}: {update.paper.title}", limit=110)
     return fold_header(first.paper.title, limit=110) if first else ""

@@ -17,8 +17,10 @@ from digest.composing.render import RenderedEmail, render_email
 from digest.composing.selection import (
     DayContext,
     DigestContent,
+    Update,
     digest_select,
     sent_papers_by_subscriber,
+    updates_by_subscriber,
 )
 from digest.recommend import Vote
 from subscriptions.models import Subscriber
@@ -40,10 +42,11 @@ class DayBuilder:
         history: tuple[set[str], date | None] | None = None,
         topics: list[str] | None = None,
         votes: list[Vote] | None = None,
+        updates: list[Update] | None = None,
     ) -> DigestContent:
-        """The subscriber's papers; a batch passes its `history`, `topics` and `votes`, read for
-        all its subscribers at once (sent_papers_by_subscriber, topics_by_subscriber,
-        votes_by_subscriber)."""
+        """The subscriber's papers; a batch passes its `history`, `topics`, `votes` and
+        `updates`, read for all its subscribers at once (sent_papers_by_subscriber,
+        topics_by_subscriber, votes_by_subscriber, updates_by_subscriber)."""
         if history is None:
             history = sent_papers_by_subscriber(subscriber_ids=[subscriber.pk], day=self.day).get(
                 subscriber.pk, (set(), None)
@@ -53,12 +56,16 @@ class DayBuilder:
             topics = [t.query for t in subscriber.topics.all()]
         if votes is None:
             votes = votes_by_subscriber(subscriber_ids=[subscriber.pk]).get(subscriber.pk, [])
+        if updates is None:
+            found = updates_by_subscriber(subscriber_ids=[subscriber.pk], context=self.context)
+            updates = found.get(subscriber.pk, [])
         content = digest_select(
             subscriber=subscriber,
             topics=topics,
             context=self.context,
             already_sent=sent,
             last_digest_day=last_day,
+            updates=updates,
         )
         recommended_select(
             content=content, votes=votes, topics=topics, context=self.context, already_sent=sent
@@ -118,16 +125,18 @@ def subscriber_links(subscriber: Subscriber, *, day: date, delivery_id: int | No
 
 
 def card_bases(subscriber: Subscriber) -> dict[str, str]:
-    """The reader's prefixes of the per-card links (assemble.CARD_ACTIONS): one token signed per
-    digest, the card's paper and vote go after it (`<prefix><arxiv_id>/?v=more`)."""
-    token = make_token(subscriber, Purpose.FEEDBACK)
-    return {"feedback": _feedback_prefix(settings.SITE_URL) + token + "/"}
+    """The reader's prefixes of the per-card links (assemble.CARD_ACTIONS): one token per kind
+    signed per digest; the card's paper (and vote) go after it (`<prefix><arxiv_id>/?v=more`)."""
+    return {
+        kind: _card_prefix(settings.SITE_URL, kind) + make_token(subscriber, purpose) + "/"
+        for kind, purpose in (("feedback", Purpose.FEEDBACK), ("follow", Purpose.FOLLOW))
+    }
 
 
 @lru_cache(maxsize=8)
-def _feedback_prefix(site_url: str) -> str:
-    """SITE_URL + the path before the token in `subscriptions:feedback`."""
-    path = reverse("subscriptions:feedback", args=[_SLOT, "0000.00000"])
+def _card_prefix(site_url: str, kind: str) -> str:
+    """SITE_URL + the path before the token in `subscriptions:<kind>`."""
+    path = reverse(f"subscriptions:{kind}", args=[_SLOT, "0000.00000"])
     return site_url + path.partition(_SLOT)[0]
 
 

@@ -12,12 +12,12 @@ import heapq
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from django.conf import settings
 
-from digest.models import Delivery, Paper
+from digest.models import Delivery, Follow, Paper, PaperEvent
 from digest.papers.selectors import papers_listed
 from digest.recommend import WindowFeatures
 from digest.topics import Match, PaperIndex, PaperText, QueryError
@@ -30,9 +30,55 @@ SENT_MEMORY_DAYS = 30
 
 
 class Section(StrEnum):
+    UPDATES = "updates"
     TRENDING = "trending"
     TOPICS = "topics"
     RECOMMENDED = "recommended"
+
+
+# Events on followed papers are told if seen within this many days (a weekly reader's week).
+UPDATES_WINDOW_DAYS = TOPIC_WINDOW_DAYS
+# Deliveries that count as told: those that went out, or may have (never resent).
+_TOLD = (Delivery.Status.SENT, Delivery.Status.SENDING, Delivery.Status.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """One event on a followed paper, as a digest line (shared by every reader told it)."""
+
+    event_id: int
+    paper: Paper
+    kind: str
+    detail: str
+    seen_on: date
+    seen_at: datetime  # compared with the follow's start
+
+    @property
+    def label(self) -> str:
+        return str(PaperEvent.Kind(self.kind).label)
+
+    @property
+    def url(self) -> str:
+        """Where the line leads: the repository, the new version, the paper's Hugging Face
+        page, the project page."""
+        arxiv_id = self.paper.arxiv_id
+        if self.kind == PaperEvent.Kind.CODE and self.paper.github_repo:
+            return self.paper.github_repo
+        if self.kind == PaperEvent.Kind.PROJECT_PAGE and self.paper.project_page:
+            return self.paper.project_page
+        if self.kind == PaperEvent.Kind.VERSION:
+            version = self.detail.split(":", 1)[0]
+            return f"https://arxiv.org/abs/{arxiv_id}{version if version[1:].isdigit() else ''}"
+        return f"https://huggingface.co/papers/{arxiv_id}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "arxiv_id": self.paper.arxiv_id,
+            "section": Section.UPDATES.value,
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +124,7 @@ class DigestContent:
     trending: list[Pick] = field(default_factory=list)
     topics: list[Pick] = field(default_factory=list)
     recommended: list[Pick] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
     quiet_reason: str = ""
 
     @property
@@ -93,13 +140,17 @@ class DigestContent:
 
     @property
     def is_empty(self) -> bool:
-        return not self.trending and not self.topics and not self.recommended
+        return not self.trending and not self.topics and not self.recommended and not self.updates
 
     def as_json(self) -> list[dict[str, object]]:
-        return [
+        """What was sent, kept on the delivery: the papers and the events told (an update's
+        event id is what makes it told once per reader)."""
+        told: list[dict[str, object]] = [update.as_dict() for update in self.updates]
+        told.extend(
             {"arxiv_id": p.paper.arxiv_id, "section": p.section.value, "reason": p.reason.as_dict()}
             for p in self.picks
-        ]
+        )
+        return told
 
 
 class DayContext:
@@ -114,6 +165,7 @@ class DayContext:
         self.features = WindowFeatures(papers=week, day=day)
         self.index = PaperIndex.build((_paper_text(paper) for paper in week), similar=self.similar)
         self._trending: dict[int, list[Paper]] = {}
+        self._updates: dict[int, list[Update]] | None = None
         # Many readers share a topic: each distinct query string is parsed and matched once.
         self._matches: dict[str, dict[int, Match]] = {}
         self._ranked: dict[tuple[str, date], list[tuple[float, int]]] = {}
@@ -134,6 +186,34 @@ class DayContext:
         return {
             by_arxiv_id[i]: c for i, c in self.features.like(arxiv_id).items() if i in by_arxiv_id
         }
+
+    @property
+    def updates(self) -> dict[int, list[Update]]:
+        """paper id -> the visible events of the update window on papers not withdrawn, oldest
+        first: one query per day, shared by every reader."""
+        if self._updates is None:
+            first = self.day - timedelta(days=UPDATES_WINDOW_DAYS - 1)
+            rows = (
+                PaperEvent.objects.filter(
+                    seen_on__gte=first,
+                    seen_on__lte=self.day,
+                    hidden=False,
+                    paper__withdrawn_at__isnull=True,
+                )
+                .select_related("paper")
+                .order_by("seen_at", "id")
+            )
+            self._updates = {}
+            for event in rows:
+                update = Update(
+                    event.pk, event.paper, event.kind, event.detail, event.seen_on, event.seen_at
+                )
+                self._updates.setdefault(event.paper_id, []).append(update)
+        return self._updates
+
+    def forget_updates(self) -> None:
+        """Read the events again on next use (some were added or hidden since)."""
+        self._updates = None
 
     def trending(self, days: int) -> list[Paper]:
         """The trending order of the last `days` days (1 for daily, 7 for weekly readers)."""
@@ -249,8 +329,61 @@ def sent_papers_by_subscriber(
     ).values_list("subscriber_id", "digest_date", "papers")
     for subscriber_id, digest_date, papers in rows:
         sent, last = result.get(subscriber_id, (set(), None))
-        sent.update(item["arxiv_id"] for item in papers or [])
+        sent.update(
+            item["arxiv_id"] for item in papers or [] if item.get("section") != Section.UPDATES
+        )
         result[subscriber_id] = (sent, max(filter(None, [last, digest_date])))
+    return result
+
+
+def updates_by_subscriber(
+    *, subscriber_ids: Iterable[int], context: DayContext
+) -> dict[int, list[Update]]:
+    """For each subscriber: the events on the papers they follow not yet told to them.
+
+    Per batch, not per reader: one query for the batch's follows of papers with events (none
+    when no followed paper changed), one for what the batch's earlier digests told. An event
+    seen before the follow began is not news to that reader.
+    """
+    by_paper = context.updates
+    if not by_paper:
+        return {}
+    start_of_day = datetime.combine(context.day, time.min, tzinfo=UTC)
+    # The batch's follows by reader (the subscriber index): the papers with events are matched
+    # here, since an IN list of them too led SQLite to scan every follower of those papers.
+    follows = Follow.objects.filter(
+        subscriber_id__in=list(subscriber_ids),
+        ended_at__isnull=True,
+        expires_at__gt=start_of_day,
+    ).values_list("subscriber_id", "paper_id", "followed_at")
+    candidates: dict[int, list[Update]] = {}
+    for subscriber_id, paper_id, followed_at in follows:
+        events = by_paper.get(paper_id)
+        if events is None:
+            continue
+        fresh = [u for u in events if u.seen_at >= followed_at]
+        if fresh:
+            candidates.setdefault(subscriber_id, []).extend(fresh)
+    if not candidates:
+        return {}
+    since = min(u.seen_on for updates in candidates.values() for u in updates)
+    told: dict[int, set[int]] = {}
+    rows = Delivery.objects.filter(
+        subscriber_id__in=list(candidates),
+        digest_date__gte=since,
+        digest_date__lt=context.day,
+        status__in=_TOLD,
+    ).values_list("subscriber_id", "papers")
+    for subscriber_id, papers in rows:
+        told.setdefault(subscriber_id, set()).update(
+            item["event_id"] for item in papers or [] if item.get("section") == Section.UPDATES
+        )
+    result: dict[int, list[Update]] = {}
+    for subscriber_id, updates in candidates.items():
+        done = told.get(subscriber_id, set())
+        left = [u for u in updates if u.event_id not in done]
+        if left:
+            result[subscriber_id] = sorted(left, key=lambda u: (u.seen_at, u.event_id))
     return result
 
 
@@ -271,6 +404,7 @@ def digest_select(
     context: DayContext,
     already_sent: set[str] = frozenset(),  # type: ignore[assignment]
     last_digest_day: date | None = None,
+    updates: list[Update] | None = None,
 ) -> DigestContent:
     """Pick the trending and topic papers for one subscriber, each paper once, capped.
 
@@ -278,7 +412,7 @@ def digest_select(
     matches are computed once per day (DayContext), and the topic section is merged from those
     lists with a threshold algorithm that stops as soon as the top `cap` is certain.
     """
-    content = DigestContent(subscriber=subscriber, day=context.day)
+    content = DigestContent(subscriber=subscriber, day=context.day, updates=list(updates or []))
     days = 7 if subscriber.cadence == Subscriber.Cadence.WEEKLY else 1
     cap = subscriber.max_papers
     matches = [(query, context.match(query)) for query in topics]

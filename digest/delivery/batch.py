@@ -22,14 +22,14 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import InterfaceError, OperationalError
 from django.db import connection as db_connection
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from digest.composing.build import DayBuilder
-from digest.composing.selection import TOPIC_WINDOW_DAYS
+from digest.composing.selection import TOPIC_WINDOW_DAYS, UPDATES_WINDOW_DAYS
 from digest.delivery.send_rate import send_rate_limiter
 from digest.delivery.sender import BatchSender, SendReport
-from digest.models import Delivery, Paper
+from digest.models import Delivery, Paper, PaperEvent
 from subscriptions.models import Subscriber
 
 logger = logging.getLogger(__name__)
@@ -155,10 +155,13 @@ def deliveries_expire_sending(*, now: datetime | None = None) -> int:
 
 
 _builders: dict[date, tuple[tuple[object, ...], DayBuilder]] = {}
+_event_stamps: dict[date, tuple[object, ...]] = {}
 
 
 def day_builder(day: date) -> DayBuilder:
-    """The day's shared work, reused across batches while no paper of the week has changed."""
+    """The day's shared work, reused across batches while no paper of the week has changed;
+    its followed papers' events are read again when one was added or hidden since (the hourly
+    refresh adds them through the day)."""
     stamp = tuple(
         Paper.objects.filter(
             listed_on__gt=day - timedelta(days=TOPIC_WINDOW_DAYS), listed_on__lte=day
@@ -169,8 +172,18 @@ def day_builder(day: date) -> DayBuilder:
     cached = _builders.get(day)
     if cached is None or cached[0] != stamp:
         _builders.clear()  # one day at a time is enough; keeps a long-lived worker's memory flat
+        _event_stamps.clear()
         _builders[day] = (stamp, DayBuilder(day))
-    return _builders[day][1]
+    builder = _builders[day][1]
+    events = tuple(
+        PaperEvent.objects.filter(seen_on__gt=day - timedelta(days=UPDATES_WINDOW_DAYS))
+        .aggregate(last=Max("pk"), hidden=Count("pk", filter=Q(hidden=True)))
+        .values()
+    )
+    if _event_stamps.get(day, events) != events:
+        builder.context.forget_updates()
+    _event_stamps[day] = events
+    return builder
 
 
 # What sending reads of a row and its subscriber (a field left out would be read row by row).

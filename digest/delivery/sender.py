@@ -37,8 +37,10 @@ from digest.composing.recommended import votes_by_subscriber
 from digest.composing.render import RenderedEmail
 from digest.composing.selection import (
     DigestContent,
+    Update,
     sent_papers_by_subscriber,
     topics_by_subscriber,
+    updates_by_subscriber,
 )
 from digest.delivery.claims import (
     SUPPRESSED,
@@ -193,6 +195,7 @@ class BatchSender:
         history = sent_papers_by_subscriber(subscriber_ids=subscriber_ids, day=builder.day)
         topics = topics_by_subscriber(subscriber_ids=subscriber_ids)
         votes = votes_by_subscriber(subscriber_ids=subscriber_ids)
+        updates = updates_by_subscriber(subscriber_ids=subscriber_ids, context=builder.context)
 
         def build(row: Delivery) -> _Built:
             with log_context(delivery_id=row.pk):
@@ -202,6 +205,7 @@ class BatchSender:
                     history.get(row.subscriber_id, (set(), None)),
                     topics.get(row.subscriber_id, []),
                     votes.get(row.subscriber_id, []),
+                    updates.get(row.subscriber_id, []),
                 )
 
         if self._pool is not None:
@@ -300,11 +304,14 @@ class BatchSender:
         history: tuple[set[str], date | None],
         topics: list[str],
         votes: list[Vote],
+        updates: list[Update],
     ) -> _Built:
         """The row's digest and the bytes to send, before its claim: nothing here writes, and
         the claim decides whether it is used."""
         try:
-            content = builder.select(row.subscriber, history=history, topics=topics, votes=votes)
+            content = builder.select(
+                row.subscriber, history=history, topics=topics, votes=votes, updates=updates
+            )
             if content.is_empty and not row.subscriber.quiet_day_note:
                 return _Built(content)
             links = subscriber_links(row.subscriber, day=builder.day, delivery_id=row.pk)

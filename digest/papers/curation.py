@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from digest.models import CurationChange, Paper
+from digest.models import CurationChange, Paper, PaperEvent
 
 # The fields these services own; admin forms route changes to them through `paper_curate`.
 CURATION_FIELDS = ("featured", "pinned", "pin_order", "hidden", "editor_note")
@@ -181,3 +181,21 @@ def paper_curate(
     if note is not None:
         paper_set_note(paper=paper, editor=editor, note=note)
     return paper
+
+
+def paper_event_hide(*, event_id: int, hidden: bool, editor: Editor) -> bool:
+    """Hide (or show again) one event on a paper, logged on the paper; False if unchanged. A
+    hidden event is never told to the paper's followers (a wrong repository link, say)."""
+    with transaction.atomic():
+        event = PaperEvent.objects.select_for_update().select_related("paper").get(pk=event_id)
+        if event.hidden == hidden:
+            return False
+        event.hidden = hidden
+        event.save(update_fields=["hidden"])
+        CurationChange.objects.create(
+            paper=event.paper,
+            editor=editor if editor is not None and editor.is_authenticated else None,
+            action="hide event" if hidden else "show event",
+            detail=f"{event.get_kind_display()} seen {event.seen_on}: {event.detail}"[:500],
+        )
+    return True

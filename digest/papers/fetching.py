@@ -53,9 +53,15 @@ def empty_is_expected(source: str, day: date) -> bool:
 
 
 def listing_fetch(
-    *, source: str, day: date, file: Path | None = None, loader: Loader = load_listing
+    *,
+    source: str,
+    day: date,
+    file: Path | None = None,
+    loader: Loader = load_listing,
+    seen_on: date | None = None,
 ) -> tuple[FetchRun, IngestResult | None]:
-    """Fetch and upsert; a failed fetch records the error and changes no paper."""
+    """Fetch and upsert; a failed fetch records the error and changes no paper. Changes found
+    are events seen on `seen_on` (default `day`)."""
     run = fetch_run_start(source=source, for_date=day)
     # Every line logged during the fetch (sources, ingest) names the run.
     with log_context(fetch_run_id=run.pk):
@@ -65,7 +71,10 @@ def listing_fetch(
             logger.error("fetch %s %s failed: %s", source, day, exc)
             return fetch_run_finish(run=run, error=str(exc)), None
         result = papers_upsert(
-            records=listing.records, listed_on=day, relist=source == Paper.Source.SNAPSHOT
+            records=listing.records,
+            listed_on=day,
+            relist=source == Paper.Source.SNAPSHOT,
+            seen_on=seen_on,
         )
         result.skipped.extend(listing.skipped)
         expected = empty_is_expected(source, day)
@@ -84,5 +93,6 @@ def trending_refresh(
     """Re-read the last few days of the Hugging Face list so upvotes stay current."""
     today = today or timezone.now().date()
     return [
-        listing_fetch(source=Paper.Source.HF, day=today - timedelta(days=n))[0] for n in range(days)
+        listing_fetch(source=Paper.Source.HF, day=today - timedelta(days=n), seen_on=today)[0]
+        for n in range(days)
     ]

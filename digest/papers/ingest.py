@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from digest.models import FetchRun, Paper
+from digest.models import FetchRun, Paper, PaperEvent
 from digest.sources.records import PaperRecord, SkippedItem
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class IngestResult:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    events: int = 0
     skipped: list[SkippedItem] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -58,16 +60,23 @@ class IngestResult:
 
 
 def papers_upsert(
-    *, records: Sequence[PaperRecord], listed_on: date, relist: bool = False
+    *,
+    records: Sequence[PaperRecord],
+    listed_on: date,
+    relist: bool = False,
+    seen_on: date | None = None,
 ) -> IngestResult:
     """Insert new papers and update known ones; a second run of the same records writes nothing.
 
     A known paper keeps its first listing day, except with `relist` (the bundled snapshot, which
     stands for "today's listing" whenever it is loaded, so a demo always has a fresh day).
+    Changes to a known paper that its followers care about become PaperEvents seen on `seen_on`
+    (default `listed_on`), in the same transaction.
     """
     result = IngestResult()
+    seen = seen_on or listed_on
     for start in range(0, len(records), CHUNK):
-        _upsert_chunk(_dedupe(records[start : start + CHUNK]), listed_on, result, relist)
+        _upsert_chunk(_dedupe(records[start : start + CHUNK]), listed_on, result, relist, seen)
     return result
 
 
@@ -77,7 +86,7 @@ def _dedupe(records: Iterable[PaperRecord]) -> list[PaperRecord]:
 
 
 def _upsert_chunk(
-    records: list[PaperRecord], listed_on: date, result: IngestResult, relist: bool
+    records: list[PaperRecord], listed_on: date, result: IngestResult, relist: bool, seen: date
 ) -> None:
     with transaction.atomic():
         known = Paper.objects.select_for_update().in_bulk(
@@ -86,11 +95,14 @@ def _upsert_chunk(
         to_create: list[Paper] = []
         to_update: list[Paper] = []
         changed_fields: set[str] = set()
+        events: list[PaperEvent] = []
+        now = timezone.now()
         for record in records:
             paper = known.get(record.arxiv_id)
             if paper is None:
                 to_create.append(_new_paper(record, listed_on))
                 continue
+            events.extend(_events(paper, record, seen, now))
             changed = _merge(paper, record)
             if relist and paper.listed_on != listed_on:
                 paper.listed_on = listed_on
@@ -105,11 +117,56 @@ def _upsert_chunk(
         created = Paper.objects.bulk_create(to_create, ignore_conflicts=True)
         result.new += len(created)
         if to_update:
-            now = timezone.now()
             for paper in to_update:
                 paper.updated_at = now
             Paper.objects.bulk_update(to_update, [*sorted(changed_fields), "updated_at"])
             result.updated += len(to_update)
+        if events:
+            PaperEvent.objects.bulk_create(events)
+            result.events += len(events)
+
+
+def _events(paper: Paper, record: PaperRecord, seen_on: date, now: datetime) -> list[PaperEvent]:
+    """What changed on a known paper that a follower wants to hear, before the merge applies it.
+
+    Only a value known before and after makes an event: a first sighting tells nothing. A record
+    whose source is "hf" comes from the Daily Papers list (or is a paper the paper endpoint says
+    was put on it), so a known paper without "hf" among its sources has just entered the list.
+    Upvotes are known once a source with upvotes listed the paper or the endpoint refreshed it.
+    """
+    sources = set(paper.sources.split(","))
+    Kind = PaperEvent.Kind
+    found: list[tuple[str, str, str, str]] = []  # kind, before, after, detail
+    if record.github_repo and not paper.github_repo:
+        stars = record.github_stars
+        detail = record.github_repo + (f" (\u2605 {stars})" if stars else "")
+        found.append((Kind.CODE, "", record.github_repo, detail))
+    if record.project_page and not paper.project_page:
+        found.append((Kind.PROJECT_PAGE, "", record.project_page, record.project_page))
+    if record.version and paper.version and record.version > paper.version:
+        detail = f"v{record.version}" + (f": {record.comment}" if record.comment else "")
+        found.append((Kind.VERSION, f"v{paper.version}", f"v{record.version}", detail))
+    if record.source == "hf" and "hf" not in sources:
+        found.append((Kind.TRENDING, "", "listed", "on Hugging Face Daily Papers"))
+    upvotes_known = bool(sources & {"hf", "snapshot"}) or paper.refreshed_on is not None
+    if upvotes_known and record.upvotes is not None and record.upvotes > paper.upvotes:
+        thresholds = settings.FOLLOW_UPVOTE_THRESHOLDS
+        passed = [t for t in thresholds if paper.upvotes < t <= record.upvotes]
+        if passed:  # one event for the highest threshold passed at once
+            detail = f"passed {passed[-1]} upvotes ({record.upvotes})"
+            found.append((Kind.UPVOTES, str(paper.upvotes), str(record.upvotes), detail))
+    return [
+        PaperEvent(
+            paper=paper,
+            kind=kind,
+            before=before[:500],
+            after=after[:500],
+            detail=detail,
+            seen_at=now,
+            seen_on=seen_on,
+        )
+        for kind, before, after, detail in found
+    ]
 
 
 def _new_paper(record: PaperRecord, listed_on: date) -> Paper:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -93,6 +93,43 @@ def fetch_arxiv_day(
     else:
         logger.warning("arXiv %s: stopped at max_results=%d", day, max_results)
     return listing
+
+
+ID_LIST_MAX = 100  # ids per request: the API's id_list works best in modest batches
+
+
+def fetch_arxiv_ids(
+    arxiv_ids: Sequence[str],
+    *,
+    base_url: str = DEFAULT_URL,
+    fetcher: HttpFetcher,
+    limiter: RateLimiter | None = None,
+    listed_on: date,
+    batch_size: int = ID_LIST_MAX,
+) -> Iterator[tuple[list[str], Listing | FetchError]]:
+    """The current version of each paper, `batch_size` ids per request (`id_list`), through the
+    arXiv limiter: yields each batch's ids with its listing, or the FetchError that stopped it
+    (a failed batch does not stop the next one)."""
+    limiter = limiter or shared_rate_limiter(SOURCE, DEFAULT_INTERVAL)
+    batch_size = max(1, min(batch_size, ID_LIST_MAX))
+    for start in range(0, len(arxiv_ids), batch_size):
+        batch = list(arxiv_ids[start : start + batch_size])
+        params: dict[str, str | int] = {
+            "id_list": ",".join(batch),
+            "start": 0,
+            "max_results": len(batch),
+        }
+        try:
+            response = fetcher.get(base_url, params=params, limiter=limiter)
+            try:
+                listing, _ = parse_arxiv_feed(response.content, listed_on=listed_on)
+            except FetchError as exc:
+                raise FetchError(f"GET {response.url}: {exc}", url=str(response.url)) from exc
+        except FetchError as exc:
+            logger.warning("arXiv id_list of %d ids failed: %s", len(batch), exc)
+            yield batch, exc
+            continue
+        yield batch, listing
 
 
 def fetch_arxiv_day_from_settings(day: date, *, fetcher: HttpFetcher | None = None) -> Listing:
@@ -177,6 +214,7 @@ def _record(entry: Any, *, listed_on: date) -> PaperRecord | str:
     primary = (entry.get("arxiv_primary_category") or {}).get("term", "") or (
         categories[0] if categories else ""
     )
+    comment = _fold(entry.get("arxiv_comment", ""))
     return PaperRecord(
         arxiv_id=arxiv_id,
         title=title,
@@ -189,8 +227,21 @@ def _record(entry: Any, *, listed_on: date) -> PaperRecord | str:
         published_at=_datetime(entry.get("published")),
         listed_on=listed_on,
         version=arxiv_version(versioned),
+        comment=comment,
+        withdrawn=is_withdrawn(title, comment),
         source=SOURCE,
     )
+
+
+_WITHDRAWN = re.compile(
+    r"\bwithdrawn\b|\bwithdraw(?:n|ing)? (?:this|the) (?:paper|submission)", re.I
+)
+
+
+def is_withdrawn(title: str, comment: str) -> bool:
+    """arXiv marks a withdrawal in the new version's comment ("This paper has been withdrawn by
+    the author") and often its title ("Withdrawn: ..."); nothing else in the feed says so."""
+    return bool(_WITHDRAWN.search(comment) or title.lower().startswith("withdrawn"))
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -102,6 +103,46 @@ def fetch_hf_day_from_settings(day: date, *, fetcher: HttpFetcher | None = None)
         return fetch_hf_day(day, base_url=settings.HF_PAPERS_URL, fetcher=fetcher)
     with HttpFetcher.from_settings() as own_fetcher:
         return fetch_hf_day(day, base_url=settings.HF_PAPERS_URL, fetcher=own_fetcher)
+
+
+DEFAULT_PAPER_URL = "https://huggingface.co/api/papers/{arxiv_id}"
+
+
+def fetch_hf_paper(
+    arxiv_id: str, *, url_template: str = DEFAULT_PAPER_URL, fetcher: HttpFetcher, listed_on: date
+) -> PaperRecord | None:
+    """One paper from the paper endpoint (`/api/papers/<arXiv id>`); None when Hugging Face does
+    not know it (404). A failed request or an answer we cannot use is a FetchError.
+
+    The answer is the `paper` object of a daily_papers item (id, title, summary, authors,
+    upvotes, githubRepo, githubStars, projectPage, submittedOnDailyAt, withdrawnAt, ...). Its
+    record's source is "hf" only when the paper was put on Daily Papers (`submittedOnDailyAt`),
+    since that is what "listed by hf" means everywhere else.
+    """
+    url = url_template.replace("{arxiv_id}", arxiv_id)
+    try:
+        response = fetcher.get(url)
+    except FetchError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    try:
+        body = json.loads(response.content)
+    except ValueError as exc:
+        raise FetchError(f"GET {url}: body is not JSON ({exc})", url=url) from exc
+    if not isinstance(body, Mapping):
+        raise FetchError(f"GET {url}: expected a JSON object, got {_json_type(body)}", url=url)
+    try:
+        # The endpoint puts the item-level count beside the paper's fields.
+        item = {"paper": body, "numComments": body.get("numComments")}
+        record = _record(item, listed_on=listed_on)
+    except _Skip as skip:
+        raise FetchError(f"GET {url}: {skip}", url=url) from None
+    if record.arxiv_id != arxiv_id:
+        raise FetchError(f"GET {url}: answered for another paper ({record.arxiv_id})", url=url)
+    if not body.get("submittedOnDailyAt"):
+        record = replace(record, source="")
+    return record
 
 
 def parse_hf_items(items: list[Any], *, listed_on: date, first_position: int = 0) -> Listing:

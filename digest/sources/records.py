@@ -46,6 +46,7 @@ class PaperRecord:
     project_page: str = ""
     thumbnail: str = ""
     version: int | None = None
+    comment: str = ""  # arXiv's author comment ("v2: fixed Table 3", "withdrawn")
     withdrawn: bool = False
     source: str = ""  # "hf", "arxiv" or "snapshot"
 

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_GET
 
 from digest.composing.assemble import DayRenderer
 from digest.composing.build import subscriber_links
-from digest.composing.selection import DigestContent, Pick, Reason, Section
-from digest.models import Delivery, Paper
+from digest.composing.selection import DigestContent, Pick, Reason, Section, Update
+from digest.models import Delivery, Paper, PaperEvent
 from digest.papers.selectors import trending_papers
 from digest.web.csp import allow_email
 from subscriptions.models import Subscriber
@@ -58,9 +58,18 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
         [item["arxiv_id"] for item in delivery.papers], field_name="arxiv_id"
     )
     content = DigestContent(subscriber=subscriber, day=delivery.digest_date)
+    told = [item["event_id"] for item in delivery.papers if item["section"] == Section.UPDATES]
+    events = PaperEvent.objects.select_related("paper").in_bulk(told)
+    for event_id in told:  # the updates as they were told (an event hidden since included)
+        if (event := events.get(event_id)) is not None:
+            content.updates.append(
+                Update(
+                    event.pk, event.paper, event.kind, event.detail, event.seen_on, event.seen_at
+                )
+            )
     for item in delivery.papers:
         paper = papers.get(item["arxiv_id"])
-        if paper is None:
+        if paper is None or item["section"] == Section.UPDATES:
             continue
         reason = item.get("reason") or {}
         similar = reason.get("similar_to") or {}

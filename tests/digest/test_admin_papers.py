@@ -222,12 +222,16 @@ def test_list_editable_note_goes_through_the_service(admin_client):
     assert CurationChange.objects.get(paper=paper).action == "note"
 
 
+# The change form's (empty) events inline.
+NO_EVENTS = {"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"}
+
+
 def test_change_page_edits_curation_and_shows_the_log(admin_client):
     paper = PaperFactory(upvotes=7)
     url = reverse("admin:digest_paper_change", args=[paper.pk])
     response = admin_client.post(
         url,
-        {"featured": "on", "pinned": "", "pin_order": "0", "editor_note": "Landmark."},
+        {"featured": "on", "pinned": "", "pin_order": "0", "editor_note": "Landmark.", **NO_EVENTS},
     )
     assert response.status_code == 302
     # A fetch raised the upvotes meanwhile: saving the form must not put the old count back.
@@ -251,3 +255,41 @@ def test_change_page_shows_hugging_faces_ai_summary(admin_client):
     paper = PaperFactory(ai_summary="A one-sentence summary from Hugging Face.")
     page = admin_client.get(reverse("admin:digest_paper_change", args=[paper.pk]))
     assert "A one-sentence summary from Hugging Face." in page.content.decode()
+
+
+def test_paper_page_shows_its_events_and_an_editor_hides_one(admin_client):
+    from datetime import date
+
+    from django.utils import timezone
+
+    from digest.models import PaperEvent
+
+    paper = PaperFactory(pin_order=0)
+    seen = {"seen_at": timezone.now(), "seen_on": date(2026, 11, 24)}
+    wrong = PaperEvent.objects.create(
+        paper=paper, kind="code", after="https://github.com/wrong/repo",
+        detail="https://github.com/wrong/repo (\u2605 3)", **seen,
+    )  # fmt: skip
+    right = PaperEvent.objects.create(paper=paper, kind="version", detail="v2", **seen)
+    url = reverse("admin:digest_paper_change", args=[paper.pk])
+    page = admin_client.get(url).content.decode()
+    assert "https://github.com/wrong/repo (\u2605 3)" in page
+    assert "Code released" in page and "New version on arXiv" in page
+    events = [right, wrong]  # the inline's order: newest first, then by id descending
+    data = {
+        "featured": "", "pin_order": "0", "editor_note": "",
+        "events-TOTAL_FORMS": "2", "events-INITIAL_FORMS": "2",
+        "events-MIN_NUM_FORMS": "0", "events-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    for n, event in enumerate(events):
+        data[f"events-{n}-id"] = str(event.pk)
+        data[f"events-{n}-paper"] = str(paper.pk)
+        if event == wrong:
+            data[f"events-{n}-hidden"] = "on"
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    wrong.refresh_from_db()
+    right.refresh_from_db()
+    assert (wrong.hidden, right.hidden) == (True, False)
+    change = CurationChange.objects.get(paper=paper)
+    assert change.action == "hide event" and "wrong/repo" in change.detail

@@ -154,8 +154,8 @@ def test_wait_follows_the_workers_until_every_row_settles(
 
 
 def test_each_digest_signs_its_links_once(file_outbox, snapshot_day, monkeypatch):
-    # View, manage, unsubscribe and one feedback token for every card's vote links; the
-    # List-Unsubscribe header reuses the body's link.
+    # View, manage, unsubscribe, one feedback token for every card's vote links and one follow
+    # token for every card's Follow link; the List-Unsubscribe header reuses the body's link.
     signed: Counter[Purpose] = Counter()
     make_token = build.make_token
 
@@ -171,4 +171,5 @@ def test_each_digest_signs_its_links_once(file_outbox, snapshot_day, monkeypatch
         Purpose.MANAGE: 2,
         Purpose.UNSUBSCRIBE: 2,
         Purpose.FEEDBACK: 2,
+        Purpose.FOLLOW: 2,
     }

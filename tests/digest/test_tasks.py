@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import warnings
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from digest.celery import app
 from digest.models import FetchRun
-from digest.tasks import refresh_trending
+from digest.tasks import refresh_followed, refresh_trending
+from subscriptions.follows import follow_start
 from subscriptions.models import Subscriber
 from subscriptions.tasks import purge_unconfirmed
-from tests.factories import SubscriberFactory
+from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +27,7 @@ def test_beat_schedule_names_registered_tasks():
         "digest.fetch_day",
         "digest.plan_deliveries",
         "digest.refresh_trending",
+        "digest.refresh_followed",
         "digest.check_health",
         "subscriptions.purge_unconfirmed",
     }
@@ -38,6 +41,25 @@ def test_refresh_trending_rereads_recent_hf_days(settings, httpserver):
     result = refresh_trending.delay().get()
     assert len(result) == 3
     assert FetchRun.objects.filter(source="hf").count() == 3
+
+
+def test_refresh_followed_takes_the_hour_s_share_of_the_day(settings, httpserver):
+    """At 00:20 a 24th of what is due (in whole arXiv batches of 100), at 23:20 all the rest."""
+    settings.ARXIV_API_URL = httpserver.url_for("/api/query")
+    settings.ARXIV_REQUEST_INTERVAL = 0
+    httpserver.expect_request("/api/query").respond_with_data(
+        '<feed xmlns="http://www.w3.org/2005/Atom"></feed>', content_type="application/atom+xml"
+    )
+    reader = SubscriberFactory()
+    now = datetime(2026, 12, 1, 0, 20, tzinfo=UTC)
+    for n in range(250):
+        paper = PaperFactory(arxiv_id=f"2611.{n:05d}", listed_on=now.date())
+        follow_start(subscriber=reader, paper=paper, now=now)
+    with time_machine.travel(now, tick=False):
+        assert refresh_followed.delay().get().startswith("100 of 250 followed papers")
+    with time_machine.travel(now.replace(hour=23), tick=False):
+        assert refresh_followed.delay().get().startswith("150 of 150 followed papers")
+    assert len(httpserver.log) == 3  # arXiv only: these papers are on the recent lists
 
 
 def test_purge_unconfirmed_task():

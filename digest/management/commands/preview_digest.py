@@ -43,6 +43,16 @@ class Command(BaseCommand):
                     "would_send": preview.email is not None,
                     "quiet_reason": preview.content.quiet_reason,
                     "sections": {
+                        "updates": [
+                            {
+                                "arxiv_id": u.paper.arxiv_id,
+                                "kind": u.kind,
+                                "detail": u.detail,
+                                "date": u.seen_on.isoformat(),
+                                "url": u.url,
+                            }
+                            for u in preview.content.updates
+                        ],
                         "trending": _section(preview.content.trending),
                         "topics": _section(preview.content.topics),
                         "recommended": _section(preview.content.recommended),

@@ -112,6 +112,7 @@ def test_entry_fields(httpserver: HTTPServer, fetcher: HttpFetcher):
         published_at=datetime(2024, 9, 16, 23, 16, 52, tzinfo=UTC),
         listed_on=DAY,
         version=1,
+        comment="12 pages, 4 figures",  # arxiv:comment, which tells a new version's changes
         source="arxiv",
     )
     # A cross-list: our category is not the primary one; LaTeX and markup kept as text.
@@ -188,6 +189,7 @@ def test_malformed_entries_are_skipped_and_counted():
             published_at=datetime(1997, 11, 27, 19, 47, 22, tzinfo=UTC),
             listed_on=DAY,
             version=3,
+            comment="20 pages, harvmac, v2: section on AdS_2 corrected, references added",
             source="arxiv",
         ),
         PaperRecord(

@@ -1,0 +1,64 @@
+"""Following a paper in a real browser: the Follow link of a digest card, the one-button page,
+undo, and the manage page's list. Screenshots land in var/screenshots/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from digest.composing.build import DayBuilder
+from digest.models import Follow
+from digest.papers.ingest import papers_upsert
+from digest.sources.snapshot import load_snapshot
+from subscriptions.tokens import Purpose, make_token
+from tests.browser.conftest import PHONE
+from tests.browser.test_reader_journey import new_page
+from tests.factories import SubscriberFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def listing() -> dt.date:
+    day = dt.date.today()
+    papers_upsert(records=load_snapshot(listed_on=day).records, listed_on=day)
+    return day
+
+
+def test_follow_from_a_card_undo_and_stop_from_manage(
+    browser, live_server, listing, settings, screenshots_dir
+):
+    reader = SubscriberFactory(email="ada@example.org")
+    builder = DayBuilder(listing)
+    content = builder.select(reader)
+    email = builder.render(content, delivery_id=None)
+    first = content.trending[0].paper
+    href = re.findall(r'<a href="([^"]+)"[^>]*>Follow</a>', email.html)[0]
+    page = new_page(browser, PHONE)
+    page.goto(live_server.url + href.removeprefix(settings.SITE_URL))
+    expect(page.get_by_role("heading", name="Follow this paper?")).to_be_visible()
+    expect(page.get_by_text(first.title)).to_be_visible()
+    assert page.get_by_role("button").count() == 1
+    assert not Follow.objects.exists()  # opening the link changed nothing
+    page.screenshot(path=screenshots_dir / "follow-phone.png", full_page=True)
+
+    page.get_by_role("button", name="Follow").click()
+    expect(page.get_by_role("heading", name="You follow this paper")).to_be_visible()
+    assert Follow.objects.get(subscriber=reader).paper_id == first.pk
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("heading", name="You no longer follow this paper")).to_be_visible()
+    assert not Follow.objects.exists()
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("heading", name="You follow this paper")).to_be_visible()
+
+    manage = f"/manage/{make_token(reader, Purpose.MANAGE)}/"
+    page.goto(live_server.url + manage)
+    following = page.get_by_role("region", name="Papers you follow")
+    expect(following.get_by_text(first.title)).to_be_visible()
+    following.get_by_role("button", name="Stop following").click()
+    expect(page.get_by_text("You no longer follow")).to_be_visible()
+    assert not Follow.objects.exists()
+    page.context.close()
