@@ -10,14 +10,14 @@ from functools import lru_cache
 from django.conf import settings
 from django.urls import reverse
 
-from digest.composing.assemble import DayRenderer, Links
+from digest.composing.assemble import DayRenderer
+from digest.composing.cards import Links
+from digest.composing.content import DigestContent, Update
 from digest.composing.mime import DigestMessage
 from digest.composing.recommended import recommended_select, votes_by_subscriber
 from digest.composing.render import RenderedEmail, render_email
 from digest.composing.selection import (
     DayContext,
-    DigestContent,
-    Update,
     digest_select,
     sent_papers_by_subscriber,
     updates_by_subscriber,
@@ -125,7 +125,7 @@ def subscriber_links(subscriber: Subscriber, *, day: date, delivery_id: int | No
 
 
 def card_bases(subscriber: Subscriber) -> dict[str, str]:
-    """The reader's prefixes of the per-card links (assemble.CARD_ACTIONS): one token per kind
+    """The reader's prefixes of the per-card links (cards.CARD_ACTIONS): one token per kind
     signed per digest; the card's paper (and vote) go after it (`<prefix><arxiv_id>/?v=more`)."""
     return {
         kind: _card_prefix(settings.SITE_URL, kind) + make_token(subscriber, purpose) + "/"

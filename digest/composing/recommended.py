@@ -15,7 +15,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from digest.composing.selection import DayContext, DigestContent, Pick, Reason, Section
+from digest.composing.content import DigestContent, Pick, Reason, Section
+from digest.composing.selection import DayContext
 from digest.recommend import ReaderModel, Vote, reader_model_train, recommend, reorder
 from digest.topics import QueryError, parse
 from digest.topics.query import Term

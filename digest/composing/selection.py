@@ -11,12 +11,11 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 
 from django.conf import settings
 
+from digest.composing.content import DigestContent, Pick, Reason, Section, Update
 from digest.models import Delivery, Follow, Paper, PaperEvent
 from digest.papers.selectors import papers_listed
 from digest.recommend import WindowFeatures
@@ -29,128 +28,10 @@ TOPIC_WINDOW_DAYS = 7
 SENT_MEMORY_DAYS = 30
 
 
-class Section(StrEnum):
-    UPDATES = "updates"
-    TRENDING = "trending"
-    TOPICS = "topics"
-    RECOMMENDED = "recommended"
-
-
 # Events on followed papers are told if seen within this many days (a weekly reader's week).
 UPDATES_WINDOW_DAYS = TOPIC_WINDOW_DAYS
 # Deliveries that count as told: those that went out, or may have (never resent).
 _TOLD = (Delivery.Status.SENT, Delivery.Status.SENDING, Delivery.Status.UNKNOWN)
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """One event on a followed paper, as a digest line (shared by every reader told it)."""
-
-    event_id: int
-    paper: Paper
-    kind: str
-    detail: str
-    seen_on: date
-    seen_at: datetime  # compared with the follow's start
-
-    @property
-    def label(self) -> str:
-        return str(PaperEvent.Kind(self.kind).label)
-
-    @property
-    def url(self) -> str:
-        """Where the line leads: the repository, the new version, the paper's Hugging Face
-        page, the project page."""
-        arxiv_id = self.paper.arxiv_id
-        if self.kind == PaperEvent.Kind.CODE and self.paper.github_repo:
-            return self.paper.github_repo
-        if self.kind == PaperEvent.Kind.PROJECT_PAGE and self.paper.project_page:
-            return self.paper.project_page
-        if self.kind == PaperEvent.Kind.VERSION:
-            version = self.detail.split(":", 1)[0]
-            return f"https://arxiv.org/abs/{arxiv_id}{version if version[1:].isdigit() else ''}"
-        return f"https://huggingface.co/papers/{arxiv_id}"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "arxiv_id": self.paper.arxiv_id,
-            "section": Section.UPDATES.value,
-            "event_id": self.event_id,
-            "kind": self.kind,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """Why a paper is in a digest: the topics it matched and the words that matched them, or
-    (Recommended for you) the paper the reader liked that it is most like."""
-
-    topics: tuple[str, ...] = ()
-    words: frozenset[str] = frozenset()
-    similar_to: str = ""  # the arXiv id of that liked paper
-    similar_title: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        found: dict[str, object] = {"topics": list(self.topics), "words": sorted(self.words)}
-        if self.similar_to:
-            found["similar_to"] = {"arxiv_id": self.similar_to, "title": self.similar_title}
-            found["text"] = self.text
-        return found
-
-    @property
-    def text(self) -> str:
-        """The reason in words, as the email says it ("" for a trending paper)."""
-        if self.similar_to:
-            return f"Similar to “{self.similar_title}” that you liked"
-        if self.topics:
-            return (
-                f"Matches your topic{'s' if len(self.topics) > 1 else ''}: {', '.join(self.topics)}"
-            )
-        return ""
-
-
-@dataclass(frozen=True, slots=True)
-class Pick:
-    paper: Paper
-    section: Section
-    reason: Reason = Reason()
-
-
-@dataclass(slots=True)
-class DigestContent:
-    subscriber: Subscriber
-    day: date
-    trending: list[Pick] = field(default_factory=list)
-    topics: list[Pick] = field(default_factory=list)
-    recommended: list[Pick] = field(default_factory=list)
-    updates: list[Update] = field(default_factory=list)
-    quiet_reason: str = ""
-
-    @property
-    def picks(self) -> list[Pick]:
-        return [*self.trending, *self.topics, *self.recommended]
-
-    def section(self, section: Section) -> list[Pick]:
-        return {
-            Section.TRENDING: self.trending,
-            Section.TOPICS: self.topics,
-            Section.RECOMMENDED: self.recommended,
-        }[section]
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.trending and not self.topics and not self.recommended and not self.updates
-
-    def as_json(self) -> list[dict[str, object]]:
-        """What was sent, kept on the delivery: the papers and the events told (an update's
-        event id is what makes it told once per reader)."""
-        told: list[dict[str, object]] = [update.as_dict() for update in self.updates]
-        told.extend(
-            {"arxiv_id": p.paper.arxiv_id, "section": p.section.value, "reason": p.reason.as_dict()}
-            for p in self.picks
-        )
-        return told
 
 
 class DayContext:

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
+from anymail.backends.base import AnymailBaseBackend
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import InterfaceError, OperationalError
@@ -27,8 +28,10 @@ from django.utils import timezone
 
 from digest.composing.build import DayBuilder
 from digest.composing.selection import TOPIC_WINDOW_DAYS, UPDATES_WINDOW_DAYS
+from digest.delivery.in_flight import PooledBatchSender
+from digest.delivery.outgoing import SendReport
 from digest.delivery.send_rate import send_rate_limiter
-from digest.delivery.sender import BatchSender, SendReport
+from digest.delivery.sender import BatchSender
 from digest.models import Delivery, Paper, PaperEvent
 from subscriptions.models import Subscriber
 
@@ -218,13 +221,18 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
         by_day.setdefault(row.digest_date, []).append(row)
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
     limiter = send_rate_limiter()
-    sender = BatchSender(
-        connection,
-        limiter,
-        report,
-        concurrency=settings.SEND_CONCURRENCY,
-        connect=partial(get_connection, timeout=settings.EMAIL_TIMEOUT),
-    )
+    sender: BatchSender
+    if settings.SEND_CONCURRENCY > 1 and isinstance(connection, AnymailBaseBackend):
+        # A provider's HTTP API: several messages wait for its answer at once.
+        sender = PooledBatchSender(
+            connection,
+            limiter,
+            report,
+            concurrency=settings.SEND_CONCURRENCY,
+            connect=partial(get_connection, timeout=settings.EMAIL_TIMEOUT),
+        )
+    else:
+        sender = BatchSender(connection, limiter, report)
     try:
         for day, day_rows in by_day.items():
             if not sender.send_day(day_builder(day), day_rows):

@@ -13,31 +13,22 @@ only once its claim has committed, so at most SEND_CONCURRENCY rows per process 
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
-import threading
-from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from anymail.backends.base import AnymailBaseBackend
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
 from digest.composing.build import DayBuilder, digest_message, subscriber_links
+from digest.composing.content import Update
 from digest.composing.recommended import votes_by_subscriber
-from digest.composing.render import RenderedEmail
 from digest.composing.selection import (
-    DigestContent,
-    Update,
     sent_papers_by_subscriber,
     topics_by_subscriber,
     updates_by_subscriber,
@@ -52,6 +43,7 @@ from digest.delivery.claims import (
     run_updates,
 )
 from digest.delivery.mail_backends import Envelope, SMTPBackend
+from digest.delivery.outgoing import Built, SendReport, close_quietly, provider_message_id
 from digest.delivery.send_rate import MAX_PAUSE_SECONDS, SendRateLimiter
 from digest.delivery.sending_errors import (
     SendOutcome,
@@ -68,27 +60,6 @@ logger = logging.getLogger("digest.delivery")
 Status = Delivery.Status
 
 
-@dataclass(slots=True)
-class SendReport:
-    counts: Counter[str] = field(default_factory=Counter)
-    # Rows left `queued` by this run (re-queued after a transient error, or not reached because
-    # the batch stopped): the task retries the batch for them.
-    pending: int = 0
-    # The longest Retry-After the provider asked for (seconds; 0: none): the retry waits as long.
-    retry_after: float = 0.0
-
-    def add(self, other: SendReport) -> None:
-        self.counts.update(other.counts)
-        self.pending += other.pending
-        self.retry_after = max(self.retry_after, other.retry_after)
-
-    def summary(self) -> str:
-        order = ["sent", "suppressed", "empty", "rejected", "failed", "retrying", "skipped"]
-        return (
-            ", ".join(f"{self.counts[k]} {k}" for k in order if self.counts[k]) or "nothing to do"
-        )
-
-
 class BatchSender:
     """The loop over one batch's rows, sharing one connection (or one pool of sending threads),
     one limiter and one report.
@@ -101,14 +72,8 @@ class BatchSender:
     """
 
     def __init__(
-        self,
-        connection: BaseEmailBackend,
-        limiter: SendRateLimiter,
-        report: SendReport,
-        *,
-        concurrency: int = 1,
-        connect: Callable[[], BaseEmailBackend] | None = None,
-    ):
+        self, connection: BaseEmailBackend, limiter: SendRateLimiter, report: SendReport
+    ) -> None:
         self.connection = connection
         self.limiter = limiter
         self.report = report
@@ -117,12 +82,6 @@ class BatchSender:
         self._in_flight: _InFlight | None = None
         # Over SMTP a message is sent in parts (SplitSendmail); other backends take it whole.
         self._smtp = connection if isinstance(connection, SMTPBackend) else None
-        # A provider's HTTP API answers each message after a round trip: several wait at once,
-        # each on a connection of its own (anymail's backends keep one requests session each,
-        # which is not meant to be shared between threads).
-        self._pool: _SenderPool | None = None
-        if concurrency > 1 and connect is not None and isinstance(connection, AnymailBaseBackend):
-            self._pool = _SenderPool(concurrency, connect)
 
     def _finish(self, row: Delivery, status: str, **fields: object) -> None:
         """Record how a claimed row ended, at the next claim's commit or in `settle()`."""
@@ -162,9 +121,10 @@ class BatchSender:
             raise
 
     def close(self) -> None:
-        """Stop the sending threads and close their connections (after `settle()`)."""
-        if self._pool is not None:
-            self._pool.close()
+        """Release what the sender holds besides the batch's connection (after `settle()`)."""
+
+    def _collect(self, *, block: bool = False, until_empty: bool = False) -> None:
+        """Take the verdicts of messages sent by other threads: none here (in_flight.py)."""
 
     def _claim(self, row: Delivery, sending: _Sending | None) -> int | None:
         """Write the previous rows' outcomes and claim `row`, in one transaction."""
@@ -197,7 +157,7 @@ class BatchSender:
         votes = votes_by_subscriber(subscriber_ids=subscriber_ids)
         updates = updates_by_subscriber(subscriber_ids=subscriber_ids, context=builder.context)
 
-        def build(row: Delivery) -> _Built:
+        def build(row: Delivery) -> Built:
             with log_context(delivery_id=row.pk):
                 return self._build(
                     row,
@@ -208,8 +168,10 @@ class BatchSender:
                     updates.get(row.subscriber_id, []),
                 )
 
-        if self._pool is not None:
-            return self._send_in_flight(self._pool, rows, build)
+        return self._send_rows(rows, build)
+
+    def _send_rows(self, rows: list[Delivery], build: Callable[[Delivery], Built]) -> bool:
+        """One message at a time on the batch's connection (PooledBatchSender: many)."""
         for index, row in enumerate(rows):
             built = build(row)  # while the relay takes the previous message's DATA
             self._land()
@@ -223,64 +185,7 @@ class BatchSender:
         self._land()
         return True
 
-    def _send_in_flight(
-        self, pool: _SenderPool, rows: list[Delivery], build: Callable[[Delivery], _Built]
-    ) -> bool:
-        """send_day() through the sending threads: keep up to N messages in flight.
-
-        This thread builds the next messages ahead (up to N), and whenever message slots are
-        free claims as many built rows as there are free slots in one transaction, together
-        with the marks of the messages that came back, then hands each claimed message to a
-        thread. The slower a commit, the more messages come back meanwhile and the more rows
-        the next one claims: the database's round trips are shared, not paid per message."""
-        ahead: deque[tuple[Delivery, _Built]] = deque()
-        upcoming = iter(rows)
-        left = len(rows)
-        while left or ahead:
-            self._collect()
-            if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
-                # As in send_day(): the rest stay `queued`, no attempt spent.
-                self.report.pending += left + len(ahead)
-                return False
-            if self.transient_in_a_row and pool.in_flight:
-                # The provider failed the last message: one at a time until one goes through,
-                # so an outage or a "slow down" costs one attempt at a time, not N.
-                self._collect(until_empty=True)
-                continue
-            free = pool.size - len(pool.in_flight)
-            if ahead and free > 0:
-                one_by_one = self.transient_in_a_row or self.limiter.interval
-                take = 1 if one_by_one else min(free, len(ahead))
-                self._claim_and_post(pool, [ahead.popleft() for _ in range(take)])
-            elif left and len(ahead) < pool.size:
-                row = next(upcoming)
-                ahead.append((row, build(row)))
-                left -= 1
-            else:
-                self._collect(block=True)
-        return True
-
-    def _claim_and_post(self, pool: _SenderPool, group: list[tuple[Delivery, _Built]]) -> None:
-        """Claim the rows of `group` in one transaction with the outcomes kept so far, then
-        hand each claimed row's message to a sending thread (the claim has committed)."""
-        if self.limiter.interval:
-            self._write_marks()  # not kept `sending` through the wait for the rate slot
-        self.limiter.wait()
-        outcomes, self._outcomes = self._outcomes, []
-        try:
-            claims = claim_rows([row for row, _ in group], marks=outcomes)
-        except BaseException:
-            self._outcomes = outcomes  # rolled back with the claim: written again later
-            raise
-        for row, built in group:
-            with log_context(delivery_id=row.pk):
-                claim = claims[row.pk]
-                if self._not_to_send(row, built, claim):
-                    continue
-                assert claim is not None
-                pool.submit(_Posted(row, claim, built))
-
-    def _not_to_send(self, row: Delivery, built: _Built, claim: int | None) -> bool:
+    def _not_to_send(self, row: Delivery, built: Built, claim: int | None) -> bool:
         """Settle a row that gets no message: not ours, its subscriber gone, nothing new for
         them, or a digest that could not be built. True if it was one of those."""
         report = self.report
@@ -305,7 +210,7 @@ class BatchSender:
         topics: list[str],
         votes: list[Vote],
         updates: list[Update],
-    ) -> _Built:
+    ) -> Built:
         """The row's digest and the bytes to send, before its claim: nothing here writes, and
         the claim decides whether it is used."""
         try:
@@ -313,7 +218,7 @@ class BatchSender:
                 row.subscriber, history=history, topics=topics, votes=votes, updates=updates
             )
             if content.is_empty and not row.subscriber.quiet_day_note:
-                return _Built(content)
+                return Built(content)
             links = subscriber_links(row.subscriber, day=builder.day, delivery_id=row.pk)
             email = builder.render(content, links=links)
             message = digest_message(
@@ -324,13 +229,13 @@ class BatchSender:
                 links=links,  # the List-Unsubscribe header's link is the body's
             )
             outgoing = self._smtp.envelope(message) if self._smtp else message
-            return _Built(content, email, message, outgoing)
+            return Built(content, email, message, outgoing)
         except Exception as exc:
             # A bug or bad data for one subscriber must not hold up the rest of the batch.
             logger.exception("delivery %s: could not build the digest", row.pk)
-            return _Built(error=exc)
+            return Built(error=exc)
 
-    def _send_one(self, row: Delivery, built: _Built) -> None:
+    def _send_one(self, row: Delivery, built: Built) -> None:
         # Wait for the rate slot before the claim, so that a row is `sending` only for the
         # moment its message is handed to the provider: that is the whole window a killed
         # worker leaves undecided. The previous rows' marks would otherwise wait with it.
@@ -374,7 +279,7 @@ class BatchSender:
         sent = _outcome(
             row,
             Status.SENT,
-            message_id=_provider_message_id(built.message),
+            message_id=provider_message_id(built.message),
             subject=built.email.subject,
             papers=built.content.as_json(),
         )
@@ -392,7 +297,7 @@ class BatchSender:
         try:
             sending.abort()
         except Exception:
-            _close_quietly(self.connection)  # a connection that did not survive; open() reconnects
+            close_quietly(self.connection)  # a connection that did not survive; open() reconnects
 
     def _land(self) -> None:
         """Wait for the provider's verdict on the message in flight and keep it for the next
@@ -411,37 +316,6 @@ class BatchSender:
         self._keep(flight.sent)
         self.report.counts["sent"] += 1
 
-    def _collect(self, *, block: bool = False, until_empty: bool = False) -> None:
-        """Take the verdicts of the sending threads' finished messages, keep them for the next
-        commit; with `block`, wait for at least one, with `until_empty`, for all."""
-        if self._pool is None:
-            return
-        while True:
-            for posted, exc in self._pool.finished(block=block or until_empty):
-                with log_context(delivery_id=posted.row.pk):
-                    self._posted_landed(posted, exc)
-            if not until_empty or not self._pool.in_flight:
-                return
-
-    def _posted_landed(self, posted: _Posted, exc: BaseException | None) -> None:
-        row, built = posted.row, posted.built
-        if exc is not None:
-            if not isinstance(exc, Exception):
-                raise exc
-            self._send_failed(row, posted.attempt, exc)
-            return
-        assert built.message is not None and built.content is not None
-        assert built.email is not None
-        self.transient_in_a_row = 0
-        self._finish(
-            row,
-            Status.SENT,
-            message_id=_provider_message_id(built.message),
-            subject=built.email.subject,
-            papers=built.content.as_json(),
-        )
-        self.report.counts["sent"] += 1
-
     def _send_failed(self, row: Delivery, attempt: int, exc: Exception) -> None:
         report = self.report
         self.limiter.pause_for(exc)  # the provider's Retry-After holds for every worker
@@ -457,7 +331,7 @@ class BatchSender:
                 report.retry_after = max(report.retry_after, retry_after)
                 if retry_after > MAX_PAUSE_SECONDS:
                     self.transient_in_a_row = settings.DELIVERY_STOP_AFTER_TRANSIENT
-            _close_quietly(self.connection)  # a broken SMTP session is not reusable
+            close_quietly(self.connection)  # a broken SMTP session is not reusable
             attempt = Delivery.objects.values_list("attempts", flat=True).get(pk=row.pk)
             if attempt < settings.DELIVERY_MAX_ATTEMPTS:
                 requeue_row(row, error=f"attempt {attempt}: {reason}")
@@ -472,17 +346,6 @@ class BatchSender:
         self._finish(row, status, error=reason[:500])
         report.counts[status.value] += 1
         logger.warning("delivery %s %s: %s", row.pk, status.value, reason)
-
-
-@dataclass(slots=True)
-class _Built:
-    """A row's digest, built before its claim; no message when there is nothing to send."""
-
-    content: DigestContent | None = None
-    email: RenderedEmail | None = None
-    message: EmailMessage | None = None
-    outgoing: object = None  # what the connection takes: the message, or its SMTP envelope
-    error: Exception | None = None
 
 
 class _Sending(Protocol):
@@ -517,65 +380,6 @@ class _Whole:
 
 
 @dataclass(slots=True)
-class _Posted:
-    """A claimed row whose message a sending thread has."""
-
-    row: Delivery
-    attempt: int
-    built: _Built
-
-
-class _SenderPool:
-    """Up to `size` messages in flight, each sent whole by a thread on its own connection.
-
-    Only sending happens here: the threads never touch the database. A connection that failed
-    with a transient error is closed, and its thread opens a new one for its next message."""
-
-    def __init__(self, size: int, connect: Callable[[], BaseEmailBackend]) -> None:
-        self.size = size
-        self.in_flight: dict[Future[None], _Posted] = {}
-        self._connect = connect
-        self._local = threading.local()
-        self._connections: list[BaseEmailBackend] = []
-        self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="digest-send")
-
-    def submit(self, posted: _Posted) -> None:
-        # The thread logs with the row's id too (log_context lives in a ContextVar).
-        context = contextvars.copy_context()
-        message = posted.built.message
-        assert message is not None
-        future = self._executor.submit(lambda: context.run(self._send, message))
-        self.in_flight[future] = posted
-
-    def _send(self, message: EmailMessage) -> None:
-        connection: BaseEmailBackend | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._connect()
-            with self._lock:
-                self._connections.append(connection)
-        try:
-            connection.open()  # a no-op on an open connection
-            connection.send_messages([message])
-        except Exception as exc:
-            if send_error_outcome(exc) is SendOutcome.TRANSIENT:
-                _close_quietly(connection)  # maybe broken; the next open() starts afresh
-            raise
-
-    def finished(self, *, block: bool) -> list[tuple[_Posted, BaseException | None]]:
-        """The messages whose verdict is in (waiting for one first with `block`)."""
-        if block and self.in_flight:
-            wait(self.in_flight, return_when=FIRST_COMPLETED)
-        done = [future for future in self.in_flight if future.done()]
-        return [(self.in_flight.pop(future), future.exception()) for future in done]
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        for connection in self._connections:
-            _close_quietly(connection)
-
-
-@dataclass(slots=True)
 class _InFlight:
     row: Delivery
     attempt: int
@@ -585,16 +389,3 @@ class _InFlight:
 
 def _outcome(row: Delivery, status: str, **fields: object) -> RowUpdate:
     return row_update(row.pk, Status.SENDING, status=status, finished_at=timezone.now(), **fields)
-
-
-def _close_quietly(connection: BaseEmailBackend) -> None:
-    # Closing a dead connection can fail too; there is nothing more to do about it.
-    with contextlib.suppress(Exception):
-        connection.close()
-
-
-def _provider_message_id(message: object) -> str:
-    status = getattr(message, "anymail_status", None)
-    if status is not None and status.message_id is not None:
-        return str(status.message_id)
-    return str(message.extra_headers.get("Message-ID", ""))  # type: ignore[attr-defined]

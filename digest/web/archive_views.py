@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from digest.composing.assemble import DayRenderer
 from digest.composing.build import subscriber_links
-from digest.composing.selection import DigestContent, Pick, Reason, Section, Update
+from digest.composing.content import DigestContent, Pick, Reason, Section, Update
 from digest.models import Delivery, Paper, PaperEvent
 from digest.papers.selectors import trending_papers
 from digest.web.csp import allow_email

@@ -295,12 +295,13 @@ def test_send_rate_wait_does_not_hold_back_the_last_mark(anymail_test, snapshot_
 def test_a_failed_claim_keeps_the_previous_rows_outcome(
     anymail_test, snapshot_day, monkeypatch, settings, in_flight
 ):
+    from digest.delivery import in_flight as pooled
     from digest.delivery import sender
 
     settings.SEND_CONCURRENCY = in_flight
     first, second = SubscriberFactory.create_batch(2)
     ids = deliveries_plan(day=snapshot_day)
-    original, original_many = sender.claim_row, sender.claim_rows
+    original, original_many = sender.claim_row, pooled.claim_rows
 
     def claim(row):
         if row.subscriber_id == second.pk:
@@ -313,7 +314,7 @@ def test_a_failed_claim_keeps_the_previous_rows_outcome(
         return original_many(rows, marks=marks)
 
     monkeypatch.setattr(sender, "claim_row", claim)
-    monkeypatch.setattr(sender, "claim_rows", claim_many)
+    monkeypatch.setattr(pooled, "claim_rows", claim_many)  # the sending threads' claims
     with pytest.raises(RuntimeError):
         deliveries_send(delivery_ids=ids)
     # The first digest went out: its row says so, though the transaction it shared failed.
