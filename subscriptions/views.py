@@ -276,6 +276,13 @@ def feedback(request: HttpRequest, token: str, arxiv_id: str) -> HttpResponse:
         )
     suggestions = votes.topic_suggestions(paper=paper)
     context |= {"vote": vote, "suggestions": suggestions}
+    if vote is not None and vote.value == Vote.Value.LIKE and paper.withdrawn_at is None:
+        # Liking a paper offers to follow it too (its code, new versions, the crowd).
+        running = {f.paper_id for f in follows.follows_running(subscriber=subscriber)}
+        context["follow_url"] = reverse(
+            "subscriptions:follow", args=[make_token(subscriber, Purpose.FOLLOW), paper.arxiv_id]
+        )
+        context["following"] = paper.pk in running
     context.setdefault(
         "topic_form",
         forms.TopicAddForm(subscriber=subscriber, initial={"topic": next(iter(suggestions), "")}),

@@ -240,3 +240,28 @@ def test_with_recommendations_off_the_vote_is_kept_and_the_page_says_so(client, 
     html = client.post(vote_url(reader), {"vote": "like"}).content.decode()
     assert "You switched recommendations off" in html
     assert Vote.objects.get().value == "like"
+
+
+def test_liking_a_paper_offers_to_follow_it_too(reader, paper):
+    """The saved page of a "More like this" has a Follow button (POST to the reader's follow
+    page, CSRF as everywhere); a "Less like this" has none."""
+    from digest.models import Follow
+
+    url = vote_url(reader)
+    client, token, _ = csrf_client_with_token(url)
+    saved = client.post(url, {"action": "vote", "vote": "like", "csrfmiddlewaretoken": token})
+    html = saved.content.decode()
+    follow = re.search(r'<form method="post" action="([^"]+)">', html)
+    assert "Follow this paper too?" in html and follow and "/follow/" in follow.group(1)
+    assert not Follow.objects.exists()  # offered, not done
+    token = CSRF_VALUE.search(html).group(1)  # type: ignore[union-attr]
+    done = client.post(
+        follow.group(1), {"action": "follow", "csrfmiddlewaretoken": token}, follow=True
+    )
+    assert "You follow this paper" in done.content.decode()
+    assert Follow.objects.get().paper == paper
+    again = client.post(url, {"action": "vote", "vote": "like", "csrfmiddlewaretoken": token})
+    assert "Follow this paper too?" not in again.content.decode()  # already followed
+
+    disliked = client.post(url, {"action": "vote", "vote": "dislike", "csrfmiddlewaretoken": token})
+    assert "/follow/" not in disliked.content.decode()
