@@ -22,7 +22,9 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from aiosmtpd.controller import Controller
+from django.conf import settings
 from django.utils import timezone
 
 from digest.models import Delivery
@@ -137,6 +139,11 @@ def test_wait_enqueues_again_when_nothing_moves(
             timeout=60,
             what="the batches to be enqueued",
         )
+        # The rows are marked enqueued before the messages reach Redis (they are published after
+        # the commit): wait until the broker holds all three, so the restart surely loses them.
+        broker = redis.Redis.from_url(redis_server.url)
+        wait_for(lambda: broker.llen(settings.SEND_QUEUE) >= 3, timeout=30, what="3 batch messages")
+        broker.close()
         redis_server.restart()  # no worker has taken them yet: all three batches are lost
         worker.start()
         started = time.monotonic()
