@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -289,6 +290,25 @@ def statuses() -> dict[str, int]:
     for status in rows:
         counts[status] = counts.get(status, 0) + 1
     return counts
+
+
+# --- Running commands as an operator would ------------------------------------------------
+MANAGE = [sys.executable, str(ROOT / "manage.py")]
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """Run a management command as an operator would; its output (fails on a non-zero exit)."""
+    done = subprocess.run(
+        [*MANAGE, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def no_second_copies(recipients: list[str]) -> set[str]:
+    doubles = {address: n for address, n in Counter(recipients).items() if n > 1}
+    assert not doubles, f"second copies: {doubles}"
+    return set(recipients)
 
 
 def settled(expected: int) -> Callable[[], bool]:

@@ -16,8 +16,9 @@ if TYPE_CHECKING:  # imported at run time once Django is set up (main() runs bef
     from subscriptions.models import Subscriber
 
 
-def make_subscribers(count: int) -> list[Subscriber]:
-    """Active, due at any hour (delivery hour 0, UTC), trending only."""
+def make_subscribers(count: int, *, prefix: str = "reader") -> list[Subscriber]:
+    """Active, due at any hour (delivery hour 0, UTC), trending only; addresses
+    `<prefix>NNNNN@example.org` (a test adding readers in rounds names each round apart)."""
     from django.utils import timezone
 
     from subscriptions.models import Subscriber
@@ -25,7 +26,7 @@ def make_subscribers(count: int) -> list[Subscriber]:
     now = timezone.now()
     return Subscriber.objects.bulk_create(
         Subscriber(
-            email=f"reader{n:05d}@example.org",
+            email=f"{prefix}{n:05d}@example.org",
             status=Subscriber.Status.ACTIVE,
             requested_at=now,
             confirmed_at=now,

@@ -22,15 +22,14 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.utils import timezone
 
 from digest.models import Delivery
-from subscriptions.models import Subscriber
 from tests.integration.conftest import (
     RedisServer,
     SinkHandler,
     SmtpSink,
     Worker,
+    make_subscribers,
     settled,
     statuses,
 )
@@ -70,21 +69,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 
 def readers(count: int, *, prefix: str) -> set[str]:
-    """Active readers due at any hour, trending only (as `make_subscribers`, named apart)."""
-    now = timezone.now()
-    created = Subscriber.objects.bulk_create(
-        Subscriber(
-            email=f"{prefix}{n:03d}@example.org",
-            status=Subscriber.Status.ACTIVE,
-            requested_at=now,
-            confirmed_at=now,
-            consent_source="test",
-            delivery_hour=0,
-            timezone="UTC",
-        )
-        for n in range(count)
-    )
-    return {s.email for s in created}
+    return {s.email for s in make_subscribers(count, prefix=prefix)}
 
 
 def alive(worker: Worker, pid: int, round_no: int) -> bool:
