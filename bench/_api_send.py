@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _django import ROOT, free_port
+from _django import ROOT, free_port, sample_digest_message
 
 CELERY = str(Path(sys.executable).with_name("celery"))
 
@@ -162,7 +162,6 @@ def run(args: Any) -> int:
     from django.db.models import Count, Max
     from send import DAY, make_subscribers
 
-    from digest.composing.build import DayBuilder, digest_message
     from digest.delivery.batch import deliveries_plan
     from digest.models import Delivery
     from digest.papers.ingest import papers_upsert
@@ -180,11 +179,7 @@ def run(args: Any) -> int:
     make_subscribers(args.subscribers)
 
     # A real digest's request, as anymail's Postmark backend sends it.
-    sample = Subscriber.objects.first()
-    assert sample is not None
-    builder = DayBuilder(DAY)
-    email = builder.render(builder.select(sample), delivery_id=1)
-    message = digest_message(subscriber=sample, email=email, delivery_id=1, day=DAY)
+    message = sample_digest_message(DAY)
     backend = get_connection()
     payload = backend.build_message_payload(message, backend.send_defaults)  # type: ignore[attr-defined]
     params = payload.get_request_params(backend.api_url)  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,3 +39,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def sample_digest_message(day: Any) -> Any:
+    """A real digest's message for the first subscriber on `day` (after setup()): what a send
+    benchmark measures its sink or stand-in with."""
+    from digest.composing.build import DayBuilder, digest_message
+    from subscriptions.models import Subscriber
+
+    sample = Subscriber.objects.first()
+    assert sample is not None
+    builder = DayBuilder(day)
+    email = builder.render(builder.select(sample), delivery_id=1)
+    return digest_message(subscriber=sample, email=email, delivery_id=1, day=day)

@@ -32,7 +32,7 @@ from datetime import date
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from _django import free_port, peak_rss_mb, setup
+from _django import free_port, peak_rss_mb, sample_digest_message, setup
 from _newsletter import newsletter_rate
 
 DAY = date(2026, 11, 24)
@@ -242,22 +242,16 @@ def main() -> int:
     setup()
     from django.db import connections
 
-    from digest.composing.build import DayBuilder, digest_message
     from digest.delivery.batch import SendReport, deliveries_plan
     from digest.papers.ingest import papers_upsert
     from digest.sources.snapshot import load_snapshot
-    from subscriptions.models import Subscriber
 
     papers_upsert(records=load_snapshot(listed_on=DAY).records, listed_on=DAY)
     print(f"setting up {args.subscribers} subscribers ...", flush=True)
     make_subscribers(args.subscribers)
 
     # The ceiling: the same sink, a real digest's bytes, no building and no database.
-    sample = Subscriber.objects.first()
-    assert sample is not None
-    builder = DayBuilder(DAY)
-    email = builder.render(builder.select(sample), delivery_id=1)
-    message = digest_message(subscriber=sample, email=email, delivery_id=1, day=DAY)
+    message = sample_digest_message(DAY)
     raw = message.message().as_bytes(linesep="\r\n")
     # django-newsletter's rate, half before and half after, for the same reason as SinkProbe.
     newsletters = [newsletter_rate(args.newsletter_python, port, 500, len(raw))]
