@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
@@ -175,6 +176,7 @@ class SenderPool:
                 self._connections.append(connection)
         try:
             connection.open()  # a no-op on an open connection
+            pin_environment(connection)
             connection.send_messages([message])
         except Exception as exc:
             if send_error_outcome(exc) is SendOutcome.TRANSIENT:
@@ -192,3 +194,24 @@ class SenderPool:
         self._executor.shutdown(wait=True)
         for connection in self._connections:
             close_quietly(connection)
+
+
+def pin_environment(connection: BaseEmailBackend) -> None:
+    """Read the environment's proxy, CA bundle and netrc settings once per provider connection.
+
+    A requests session that trusts the environment re-reads all of `os.environ` (and looks for
+    ~/.netrc) on every request (psf/requests#5600): a tenth of a sending worker's CPU here. All
+    of an anymail backend's requests go to its one API URL, so the answer never changes within a
+    connection: resolve it once, then turn `trust_env` off, as requests documents for this.
+    """
+    session = getattr(connection, "session", None)
+    url = getattr(connection, "api_url", None)
+    if not isinstance(session, requests.Session) or not session.trust_env or not url:
+        return
+    environment = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies = environment["proxies"]
+    session.verify = environment["verify"]
+    session.cert = environment["cert"]
+    if session.auth is None:
+        session.auth = requests.utils.get_netrc_auth(url)
+    session.trust_env = False
