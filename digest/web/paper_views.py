@@ -47,8 +47,8 @@ def paper_page(request: HttpRequest, day: str, arxiv_id: str) -> HttpResponse:
         form = FollowByEmailForm(request.POST)
         if form.is_valid():
             if follow_request_limited(request):
-                context = {"message": TOO_MANY}
-                response = render(request, "web/too_many.html", context, status=429)
+                answer = {"message": TOO_MANY}
+                response = render(request, "web/too_many.html", answer, status=429)
                 response["Retry-After"] = "600"
                 return response
             enqueue_follow_link(form.cleaned_data["email"], paper.arxiv_id)
