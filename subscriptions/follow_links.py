@@ -16,6 +16,7 @@ The per-IP limit on the form is the view's (ratelimits.follow_request_limited).
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 
 from django.conf import settings
@@ -53,6 +54,19 @@ def _keys(email: str, arxiv_id: str) -> tuple[str, str]:
     )
 
 
+def _first_in_a_day(key: str) -> bool:
+    """Mark `key` now; False if it was marked less than a day ago. The time is kept in the value
+    (the cache's own expiry only clears it away), so the day is the clock's, whatever the cache."""
+    now = time.time()
+    if cache.add(key, now, timeout=DAY_SECONDS):
+        return True
+    marked = cache.get(key)
+    if isinstance(marked, float) and now - marked < DAY_SECONDS:
+        return False
+    cache.set(key, now, timeout=DAY_SECONDS)
+    return True
+
+
 def _count(key: str) -> int:
     """Add one to the address's count of the day (the window starts with its first link)."""
     cache.add(key, 0, timeout=DAY_SECONDS)
@@ -74,7 +88,7 @@ def follow_link_send(*, email: str, arxiv_id: str) -> FollowLink:
     if subscriber is None or is_suppressed(email):
         return FollowLink.NOT_SUBSCRIBED
     paper_key, count_key = _keys(email, paper.arxiv_id)
-    if not cache.add(paper_key, 1, timeout=DAY_SECONDS):
+    if not _first_in_a_day(paper_key):
         return FollowLink.ALREADY_SENT
     if _count(count_key) > settings.FOLLOW_LINKS_PER_ADDRESS_DAILY:
         return FollowLink.DAILY_LIMIT

@@ -5,16 +5,19 @@ GET changes nothing and whose POST follows; at most once per address and paper a
 from __future__ import annotations
 
 import re
+import smtplib
 from datetime import date, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from digest.models import Follow
+from subscriptions.follow_links import FollowLink, follow_link_send
 from subscriptions.models import Suppression
 from subscriptions.services import email_hash
 from tests.factories import PaperFactory, SubscriberFactory
@@ -208,3 +211,23 @@ def test_a_paper_title_cannot_inject_a_header(client, django_capture_on_commit_c
     assert message.recipients() == ["ada@example.org"]
     assert "&lt;b&gt;bold&lt;/b&gt;" in message.alternatives[0][0]
     assert "<b>bold</b>" in message.body  # the text part keeps it literal
+
+
+class RefusingBackend(BaseEmailBackend):
+    """A mail server that is down."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+def test_a_link_that_failed_to_go_out_can_be_sent_again(settings, paper):
+    SubscriberFactory(email="ada@example.org")
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    with pytest.raises(smtplib.SMTPServerDisconnected):  # the task retries with backoff
+        follow_link_send(email="ada@example.org", arxiv_id=paper.arxiv_id)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert follow_link_send(email="ada@example.org", arxiv_id=paper.arxiv_id) == FollowLink.SENT
+    assert follow_link_send(email="ada@example.org", arxiv_id=paper.arxiv_id) == (
+        FollowLink.ALREADY_SENT
+    )
+    assert len(mail.outbox) == 1
