@@ -382,3 +382,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 SIGNUP_RATE_PER_IP = env.str("SIGNUP_RATE_PER_IP", default="5/10m")
 SIGNUP_RATE_PER_EMAIL = env.str("SIGNUP_RATE_PER_EMAIL", default="3/h")
 PREVIEW_RATE_PER_IP = env.str("PREVIEW_RATE_PER_IP", default="60/m")
+# Follow by email from a paper's archive page: posts per IP, and follow links mailed to one
+# address a day (each paper's link at most once a day, whatever the posts).
+FOLLOW_REQUEST_RATE_PER_IP = env.str("FOLLOW_REQUEST_RATE_PER_IP", default="10/10m")
+FOLLOW_LINKS_PER_ADDRESS_DAILY = env.int("FOLLOW_LINKS_PER_ADDRESS_DAILY", default=10)

@@ -187,6 +187,17 @@ class ResendForm(_Form):
     )
 
 
+class FollowByEmailForm(_Form):
+    """A paper's archive page: the address to mail the Follow link to."""
+
+    email = forms.EmailField(
+        max_length=254,
+        label="Your email address",
+        help_text="If you subscribe to the digest, we email you a link to follow this paper.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@example.org"}),
+    )
+
+
 class VoteForm(_Form):
     """The vote page's form: the vote preselected from the link, one button to record it."""
 

@@ -1,6 +1,7 @@
 """Rate limits on the public forms (django-ratelimit on the shared default cache).
 
-Rates come from settings (`SIGNUP_RATE_PER_IP`, `SIGNUP_RATE_PER_EMAIL`, `PREVIEW_RATE_PER_IP`),
+Rates come from settings (`SIGNUP_RATE_PER_IP`, `SIGNUP_RATE_PER_EMAIL`, `PREVIEW_RATE_PER_IP`,
+`FOLLOW_REQUEST_RATE_PER_IP`),
 in django-ratelimit's "count/period" syntax (https://django-ratelimit.readthedocs.io/).
 The client IP comes from `subscriptions.client_ip` (REMOTE_ADDR, or X-Forwarded-For behind
 TRUSTED_PROXIES proxies), set as django-ratelimit's RATELIMIT_IP_META_KEY.
@@ -47,5 +48,18 @@ def preview_limited(request: HttpRequest) -> bool:
         key="ip",
         rate=settings.PREVIEW_RATE_PER_IP,
         method="GET",
+        increment=True,
+    )
+
+
+def follow_request_limited(request: HttpRequest) -> bool:
+    """The Follow-by-email form of a paper's archive page, per IP. (Per address, the service
+    sends each paper's link once a day: subscriptions.follow_links.)"""
+    return is_ratelimited(
+        request,
+        group="subscriptions.follow_request.ip",
+        key="ip",
+        rate=settings.FOLLOW_REQUEST_RATE_PER_IP,
+        method="POST",
         increment=True,
     )

@@ -228,7 +228,12 @@ class SignupEmail(StrEnum):
 
 
 def _absolute(name: str, token: str) -> str:
-    return settings.SITE_URL + reverse(name, args=[token])
+    return absolute_url(name, token)
+
+
+def absolute_url(name: str, *args: str) -> str:
+    """The URL of a page for an email (SITE_URL and the path)."""
+    return settings.SITE_URL + reverse(name, args=list(args))
 
 
 def signup_email_send(*, email: str) -> SignupEmail:
@@ -261,17 +266,23 @@ def signup_email_send(*, email: str) -> SignupEmail:
             "subscriptions:unsubscribe", make_token(subscriber, Purpose.UNSUBSCRIBE)
         ),
     )
-    rendered = render_email(kind.value, context)
+    transactional_send(to=subscriber.email, template=kind.value, context=context)
+    return kind
+
+
+def transactional_send(*, to: str, template: str, context: dict[str, object]) -> None:
+    """One transactional email (a link the reader asked for): the `template` prefix's subject,
+    plain text and HTML, through the configured email backend."""
+    rendered = render_email(template, context)
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[subscriber.email],
+        to=[to],
         headers={"Auto-Submitted": "auto-generated"},
     )
     message.attach_alternative(rendered.html, "text/html")
     message.send()
-    return kind
 
 
 # --- Delivery feedback (webhooks) --------------------------------------------------------------

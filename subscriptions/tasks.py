@@ -7,7 +7,7 @@ import smtplib
 from celery import shared_task
 from django.db import transaction
 
-from subscriptions import retention, services
+from subscriptions import follow_links, retention, services
 
 
 @shared_task(
@@ -22,6 +22,18 @@ def send_signup_email(email: str) -> str:
     return services.signup_email_send(email=email).value
 
 
+@shared_task(
+    name="subscriptions.send_follow_link",
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=3,
+)
+def send_follow_link(email: str, arxiv_id: str) -> str:
+    """A subscriber's Follow link for one paper, asked for on its archive page (or nothing,
+    see the service). A retry after a failed send may send it; a sent one is not sent again."""
+    return follow_links.follow_link_send(email=email, arxiv_id=arxiv_id).value
+
+
 @shared_task(name="subscriptions.purge_unconfirmed")
 def purge_unconfirmed() -> int:
     """Daily: delete signups never confirmed within UNCONFIRMED_RETENTION_DAYS."""
@@ -33,3 +45,8 @@ def enqueue_signup_email(email: str) -> None:
     address, so the answer's timing does not depend on it; a broker outage is logged rather
     than turned into an error page that would differ from the usual answer."""
     transaction.on_commit(lambda: send_signup_email.delay(email), robust=True)
+
+
+def enqueue_follow_link(email: str, arxiv_id: str) -> None:
+    """Queue the Follow-link email, whatever the address (as enqueue_signup_email)."""
+    transaction.on_commit(lambda: send_follow_link.delay(email, arxiv_id), robust=True)

@@ -1,6 +1,6 @@
 """Random and hostile requests to every public URL, for tests/test_fuzz_requests.py: hostile
 strings, random JSON, Postmark events, signups (valid and mutated), signed tokens and the site's
-forms and pages, all from one seeded generator."""
+forms and pages (a paper's archive page and its Follow form too), all from one seeded generator."""
 
 from __future__ import annotations
 
@@ -276,7 +276,15 @@ def site_request(rng: random.Random, world: World) -> Request:
         return Request("POST", f"/unsubscribe/{token}/", body, _FORM)
     if roll < 0.82:
         day = rng.choice([world.day, "2001-01-01", "2026-02-30", "9999-12-31", hostile(rng)])
-        return Request("GET", f"/digests/{quote(day, safe='')}/")
+        if rng.random() < 0.5:
+            return Request("GET", f"/digests/{quote(day, safe='')}/")
+        # A paper's page, and its Follow-by-email form.
+        paper = rng.choice(["2409.10594", "2409.99999", "hep-th/9901001", hostile(rng)])
+        path = f"/digests/{quote(day, safe='')}/{quote(paper, safe='/')}/"
+        if rng.random() < 0.5:
+            return Request("GET", path + rng.choice(["", "", "check-your-inbox/"]))
+        email = rng.choice(["active@example.org", "pending@example.org", signup_data(rng)["email"]])
+        return form_request(rng, path, {"email": email}, world)
     if roll < 0.9:
         return Request("GET", f"/digests/view/{quote(token_for(rng, world, 'view'), safe='')}/")
     path = rng.choice(["/", "/healthz", "/subscribe/check-your-inbox/", "/" + quote(hostile(rng))])

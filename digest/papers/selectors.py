@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from django.db.models import QuerySet
 
-from digest.models import Paper
+from digest.models import Paper, PaperEvent
 
 
 def visible_papers() -> QuerySet[Paper]:
@@ -34,6 +34,17 @@ def trending_papers(*, day: date, days: int = 1, limit: int | None = None) -> li
         "-featured", "-pinned", "pin_order", "-upvotes", "-comments", "arxiv_id"
     )
     return list(papers[:limit] if limit else papers)
+
+
+def paper_listed(*, day: date, arxiv_id: str) -> Paper | None:
+    """The visible paper `arxiv_id` if it was listed on `day` (its page in the day's archive)."""
+    return visible_papers().filter(listed_on=day, arxiv_id=arxiv_id).first()
+
+
+def public_events(paper: Paper, *, limit: int = 20) -> list[PaperEvent]:
+    """What happened to the paper since it was listed (code released, new version, trending),
+    newest first, without the events editors hid."""
+    return list(paper.events.filter(hidden=False).order_by("-seen_at", "-id")[:limit])
 
 
 def arxiv_ids_known(arxiv_ids: Collection[str]) -> set[str]:

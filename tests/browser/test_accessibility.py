@@ -1,5 +1,6 @@
 """The public pages have no WCAG 2.1 A/AA violations that axe-core (Deque's engine, run in
-Chromium) can find: home, subscribe, the archive, the vote pages, the manage page."""
+Chromium) can find: home, subscribe, the archive and a paper's page (its Follow form, with an
+error too), the vote pages, the manage page."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from tests.browser.test_narrow_screens import site  # noqa: F401 (the pages and 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WCAG_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-PAGES = ("home", "subscribe", "archive", "manage", "feedback", "feedback-no-paper", "unsubscribe")
+PAGES = (
+    "home",
+    "subscribe",
+    "archive",
+    "paper",
+    "paper-follow-sent",
+    "manage",
+    "feedback",
+    "feedback-no-paper",
+    "unsubscribe",
+)
 
 
 def violations(page) -> list[str]:
@@ -36,5 +47,9 @@ def test_public_pages_have_no_wcag_a_or_aa_violations(browser, site):  # noqa: F
     page.get_by_role("button", name="Save my vote").click()
     page.get_by_role("heading", name="Saved: “More like this”").wait_for()
     found["feedback-recorded"] = violations(page)
+    page.goto(site["paper"])
+    page.get_by_role("button", name="Follow").click()  # no address: the error next to the field
+    page.get_by_text("This field is required.").wait_for()
+    found["paper-form-error"] = violations(page)
     page.context.close()
     assert found == {name: [] for name in found}

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Page
 
-from digest.models import Delivery, Paper
+from digest.models import Delivery, Paper, PaperEvent
 from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
 from subscriptions.tokens import Purpose, make_token
@@ -40,6 +41,13 @@ def site(live_server):
     # Long, unbreakable paper text is what pushes narrow layouts wider.
     papers[0].ai_summary = "A one-sentence summary with a long-unbroken-word-" + "x" * 60 + "."
     papers[0].save()
+    PaperEvent.objects.create(
+        paper=papers[0],
+        kind="code",
+        detail="https://github.com/a-rather-long-organisation-name/" + "y" * 60,
+        seen_at=timezone.now(),
+        seen_on=day,
+    )
     pending = SubscriberFactory(email="pending@example.org", status="pending")
     reader = SubscriberFactory(
         email="a-rather-long-address.for-testing@subdomain.example.org",
@@ -67,6 +75,9 @@ def site(live_server):
         "unsubscribe": url
         + reverse("subscriptions:unsubscribe", args=[make_token(reader, Purpose.UNSUBSCRIBE)]),
         "archive": url + reverse("digest:archive", args=[day.isoformat()]),
+        "paper": url + reverse("digest:paper", args=[day.isoformat(), papers[0].arxiv_id]),
+        "paper-follow-sent": url
+        + reverse("digest:paper_follow_sent", args=[day.isoformat(), papers[0].arxiv_id]),
         "view-in-browser": url
         + reverse("digest:view", args=[make_token(reader, Purpose.VIEW, extra=delivery.pk)]),
         "feedback": url
@@ -104,4 +115,10 @@ def test_every_public_page_fits_without_sideways_scrolling(browser, site, screen
     assert_fits(page, "unsubscribed", width, screenshots_dir)
     page.goto(site["feedback"])
     assert_fits(page, "feedback-ended", width, screenshots_dir)
+    # The paper page's Follow form with an error next to its field.
+    page.goto(site["paper"])
+    page.get_by_label("Your email address").fill("a-rather-long-mistyped-address-" + "z" * 40)
+    page.get_by_role("button", name="Follow").click()
+    page.get_by_text("Enter a valid email address.").wait_for()
+    assert_fits(page, "paper-form-error", width, screenshots_dir)
     context.close()
