@@ -130,6 +130,17 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def _timeline(starts: list[tuple[float, str]]) -> str:
+    """Requests the stand-in received in each second of the run: where the rate dips."""
+    if not starts:
+        return "-"
+    first = starts[0][0]
+    counts = [0] * (int(starts[-1][0] - first) + 1)
+    for at, _ in starts:
+        counts[int(at - first)] += 1
+    return " ".join(str(n) for n in counts) + " (requests a second)"
+
+
 def run(args: Any) -> int:
     from _django import setup
 
@@ -299,5 +310,6 @@ def run(args: Any) -> int:
         f"worker CPU : {cpu * 1000 / max(sent, 1):8.2f} ms per message (all its processes and "
         "threads, start-up included)"
     )
+    print(f"timeline   : {_timeline(stats['starts'])}")
     print(f"every address accepted exactly once: {once}")
     return 0 if once and sent == args.subscribers else 1
