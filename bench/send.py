@@ -154,8 +154,8 @@ class SinkProbe:
 def send_chunks(
     chunks: list[list[int]], *, probe: SinkProbe | None = None, verbose: bool = False
 ) -> tuple[Any, list[int]]:
-    """Send the batches in this process, probing the sink every 20 batches if asked; the
-    queries of two steady-state batches."""
+    """Send the batches in this process, probing the sink every 2,000 messages or so if asked;
+    the queries of two steady-state batches."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -163,6 +163,7 @@ def send_chunks(
 
     report = SendReport()
     queries: list[int] = []
+    every = max(1, 2000 // max(1, len(chunks[0]) if chunks else 1))
     for n, chunk in enumerate(chunks):
         if n in (1, 2):  # after the day's shared work is built: the steady state
             with CaptureQueriesContext(connection) as ctx:
@@ -170,7 +171,7 @@ def send_chunks(
             queries.append(len(ctx.captured_queries))
         else:
             report.add(deliveries_send(delivery_ids=chunk))
-        if n % 20 == 19 or n == len(chunks) - 1:
+        if n % every == every - 1 or n == len(chunks) - 1:
             if probe is not None:
                 probe(report.counts["sent"])
             if verbose:
@@ -190,7 +191,9 @@ def _send_worker(chunks: list[list[int]], results: multiprocessing.Queue) -> Non
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--batch", type=int, default=0, help="rows per batch (default: DIGEST_BATCH_SIZE's)"
+    )
     parser.add_argument(
         "--newsletter-python",
         default="/tmp/newsletter-venv/bin/python",
@@ -240,6 +243,7 @@ def main() -> int:
         SITE_URL="https://digest.example.org",
     )
     setup()
+    from django.conf import settings
     from django.db import connections
 
     from digest.delivery.batch import SendReport, deliveries_plan
@@ -261,6 +265,7 @@ def main() -> int:
     capacities: list[float] = []
     started = time.perf_counter()
     ids = deliveries_plan(day=DAY)
+    args.batch = args.batch or settings.DIGEST_BATCH_SIZE
     chunks = [ids[start : start + args.batch] for start in range(0, len(ids), args.batch)]
     if args.processes == 1:
         report, queries = send_chunks(chunks, probe=probe, verbose=True)
