@@ -8,9 +8,11 @@ cosine:
 - ``words``: arxiv-sanity-lite's `compute.py` settings (1-2-grams, sublinear tf, English stop
   words, `max_df=0.1`, its token pattern): a phrase in more than a tenth of the window says
   little about a reader. Precise, but "MRIs" and "MRI", "clinical" and "clinically" never meet.
-- ``stems``: single words cut to their Snowball (Porter 2) stems, `max_df=0.15`: the subject
-  words a field shares ("clinical", "clinically", "clinicians"; "disease", "diseases"; "x-rays"
-  is "x" and "rays", and "rays" meets "ray").
+- ``stems``: single words cut to their Snowball (Porter 2) stems, an acronym's plural taken back
+  to the acronym ("MRIs", "LLMs"), `max_df=0.15`: the subject words a field shares ("clinical",
+  "clinically"; "diagnosed", "diagnosing"; "radiology", "radiologist"; "diseases", "disease").
+  The token pattern keeps words of two or more characters that start with a letter, so "X-rays"
+  is "rays" (stem "ray"), "self-supervised" is "self" and "supervis", and "3D" is dropped.
 
 `min_df=2` in both (a term in one paper cannot make two papers similar, it only dilutes the
 norm) and at most `MAX_FEATURES` terms per block, for a window of a few thousand papers; a
@@ -40,6 +42,8 @@ MAX_FEATURES = 50_000
 # arxiv-sanity-lite's: words of two or more characters that start with a letter.
 WORD_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"
 _WORDS = re.compile(WORD_PATTERN)
+# An acronym's plural ("LLMs", "CNNs", "MRIs"), which no stemmer takes back to the acronym.
+_ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Z0-9]*[A-Z])s\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +96,15 @@ class FeatureSpace:
 
 
 def _stems_analyzer() -> Callable[[str], list[str]]:
-    """Lowercased words of `WORD_PATTERN`, English stop words out, as Snowball stems."""
+    """Lowercased words of `WORD_PATTERN`, English stop words out, as Snowball stems (and an
+    acronym's plural as the acronym)."""
     stemmer = snowballstemmer.stemmer("english")
     preprocess = TfidfVectorizer(strip_accents="unicode", lowercase=True).build_preprocessor()
     stems: dict[str, str] = {}
 
     def analyze(document: str) -> list[str]:
-        words = [w for w in _WORDS.findall(preprocess(document)) if w not in ENGLISH_STOP_WORDS]
+        text = preprocess(_ACRONYM_PLURAL.sub(r"\1", document))
+        words = [w for w in _WORDS.findall(text) if w not in ENGLISH_STOP_WORDS]
         for word in words:
             if word not in stems:
                 stems[word] = stemmer.stemWord(word)

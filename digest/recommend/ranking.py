@@ -19,8 +19,8 @@ from scipy import sparse
 from digest.recommend.features import FeatureSpace, PaperText
 from digest.recommend.readers import ReaderModel
 
-# Cosine similarity from which a day's paper matches `like:<arXiv id>`: the best F1 (0.37;
-# precision 0.39, recall 0.36) at separating pairs of the bundled listing that share a labelled
+# Cosine similarity from which a day's paper matches `like:<arXiv id>`: the best F1 (0.38;
+# precision 0.40, recall 0.37) at separating pairs of the bundled listing that share a labelled
 # interest from pairs that do not, by `bench/recommend_eval.py --calibrate-like`, in the words
 # plus stems space (features.py). Cosines depend on the window the space is fitted on; rerun that
 # after changing the features.
