@@ -56,6 +56,9 @@ return until_ - now
 
 _KEY = "digest:send-rate:next-slot"
 _PAUSE_KEY = "digest:send-rate:paused-until"
+# After Redis fails, each process limits itself for this long before trying it again: one
+# warning an outage, not one a message, and no reconnection attempted for every message.
+REDIS_RETRY_SECONDS = 10.0
 # A Retry-After longer than this is not waited out inside a batch: the batch's transient errors
 # stop it and the task's retry backoff takes over (a batch must end within its time limit).
 MAX_PAUSE_SECONDS = 60.0
@@ -86,14 +89,31 @@ class SendRateLimiter:
         return delay
 
     def _shared_delay(self) -> float | None:
+        global _redis_down_since, _redis_retry_at
+        if _redis_down_since and time.monotonic() < _redis_retry_at:
+            return None
         try:
             micros = int(
                 self._reserve(keys=[_KEY, _PAUSE_KEY], args=[int(self.interval * 1_000_000)])
             )
         except redis.RedisError as exc:
             # Redis away: keep sending at the per-process rate rather than stop the batch.
-            logger.warning("send rate: Redis unavailable (%s), limiting per process", exc)
+            with _local_lock:
+                first = not _redis_down_since
+                now = time.monotonic()
+                _redis_down_since = _redis_down_since or now
+                _redis_retry_at = now + REDIS_RETRY_SECONDS
+            if first:
+                logger.warning(
+                    "send rate: Redis unavailable (%s), limiting per process; retrying every %gs",
+                    exc,
+                    REDIS_RETRY_SECONDS,
+                )
             return None
+        if _redis_down_since:
+            with _local_lock:
+                down_for, _redis_down_since = time.monotonic() - _redis_down_since, 0.0
+            logger.info("send rate: Redis back after %.0fs, one limit for all again", down_for)
         return micros / 1_000_000
 
     def pause_for(self, exc: BaseException) -> float:
@@ -120,6 +140,10 @@ class SendRateLimiter:
 _local_lock = threading.Lock()
 _local_next_free = 0.0
 _local_paused_until = 0.0
+# Per process (a batch makes its own limiter): since when Redis has failed (0: it has not), and
+# when to try it again.
+_redis_down_since = 0.0
+_redis_retry_at = 0.0
 
 
 def _local_delay(interval: float) -> float:
