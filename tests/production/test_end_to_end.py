@@ -369,12 +369,18 @@ def test_signup_confirm_fetch_plan_and_digest(
     html = message.get_body(preferencelist=("html",))
     assert html is not None and "https://arxiv.org/abs/" in html.get_content()
 
-    with psycopg.connect(database_url) as connection:
-        rows = connection.execute(
-            "SELECT d.status FROM digest_delivery d JOIN subscriptions_subscriber s"
-            " ON s.id = d.subscriber_id WHERE s.email = %s",
-            [READER],
-        ).fetchall()
+    with psycopg.connect(database_url, autocommit=True) as connection:
+
+        def delivery_statuses() -> list[tuple[str]]:
+            return connection.execute(
+                "SELECT d.status FROM digest_delivery d JOIN subscriptions_subscriber s"
+                " ON s.id = d.subscriber_id WHERE s.email = %s",
+                [READER],
+            ).fetchall()
+
+        # The sink has the message before the worker reads its "250" and commits the mark.
+        wait_for(lambda: delivery_statuses() != [("sending",)], what="the sent mark", timeout=30)
+        rows = delivery_statuses()
         runs = connection.execute("SELECT source, status FROM digest_fetchrun").fetchall()
     assert rows == [("sent",)]
     assert {source for source, _ in runs} == {"hf", "arxiv"}
