@@ -65,6 +65,11 @@ class Paper(models.Model):
     def pdf_url(self) -> str:
         return f"https://arxiv.org/pdf/{self.arxiv_id}"
 
+    @property
+    def hf_url(self) -> str:
+        """The paper's Hugging Face page (its upvotes and comments)."""
+        return f"https://huggingface.co/papers/{self.arxiv_id}"
+
 
 class FetchRun(models.Model):
     """One fetch of one source for one day: what came in and what went wrong."""

@@ -39,15 +39,14 @@ class Update:
     def url(self) -> str:
         """Where the line leads: the repository, the new version, the paper's Hugging Face
         page, the project page."""
-        arxiv_id = self.paper.arxiv_id
         if self.kind == PaperEvent.Kind.CODE and self.paper.github_repo:
             return self.paper.github_repo
         if self.kind == PaperEvent.Kind.PROJECT_PAGE and self.paper.project_page:
             return self.paper.project_page
         if self.kind == PaperEvent.Kind.VERSION:
             version = self.detail.split(":", 1)[0]
-            return f"https://arxiv.org/abs/{arxiv_id}{version if version[1:].isdigit() else ''}"
-        return f"https://huggingface.co/papers/{arxiv_id}"
+            return self.paper.abs_url + (version if version[1:].isdigit() else "")
+        return self.paper.hf_url
 
     def as_dict(self) -> dict[str, object]:
         return {

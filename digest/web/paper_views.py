@@ -20,7 +20,6 @@ from subscriptions.forms import FollowByEmailForm
 from subscriptions.ratelimits import follow_request_limited
 from subscriptions.tasks import enqueue_follow_link
 
-HF_PAPER_PAGE = "https://huggingface.co/papers/{arxiv_id}"
 TOO_MANY = (
     "We've had several follow requests from you in a short time. "
     "Please wait a few minutes and try again."
@@ -64,7 +63,7 @@ def paper_page(request: HttpRequest, day: str, arxiv_id: str) -> HttpResponse:
         "paper": paper,
         "events": events,
         "form": form,
-        "hf_url": HF_PAPER_PAGE.format(arxiv_id=paper.arxiv_id) if _on_hf(paper) else "",
+        "hf_url": paper.hf_url if _on_hf(paper) else "",
     }
     return render(request, "web/paper.html", context, status=status)
 
