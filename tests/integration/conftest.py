@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -303,6 +303,19 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     )
     assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+def send_digests_waiting(env: dict[str, str], day: date) -> subprocess.Popen[str]:
+    """`send_digests --date DAY --wait` started in the background, as an operator would leave
+    it running; `communicate()` gives its output."""
+    return subprocess.Popen(
+        [*MANAGE, "send_digests", "--date", str(day), "--wait", "--timeout", "150"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def no_second_copies(recipients: list[str]) -> set[str]:

@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from digest.models import Delivery
 from tests.integration.conftest import (
-    MANAGE,
     ROOT,
     RedisServer,
     SmtpSink,
@@ -28,6 +27,7 @@ from tests.integration.conftest import (
     make_subscribers,
     manage,
     no_second_copies,
+    send_digests_waiting,
     statuses,
 )
 from tests.pgcluster import PostgresCluster, postgres_bin
@@ -99,14 +99,7 @@ def test_wait_enqueues_again_when_nothing_moves(
     """`send_digests --wait` started before the broker lost its queue: it notices the stall."""
     make_subscribers(120)
     worker.env |= {"DELIVERY_REQUEUE_AFTER": "600"}
-    waiting = subprocess.Popen(
-        [*MANAGE, "send_digests", "--date", str(listing_day), "--wait", "--timeout", "150"],
-        cwd=ROOT,
-        env=worker.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    waiting = send_digests_waiting(worker.env, listing_day)
     try:
         wait_for(
             lambda: (
@@ -182,14 +175,7 @@ def test_postgres_restarted_mid_send_workers_and_send_digests_carry_on(
         timeout=120,
     )
     worker.start()
-    waiting = subprocess.Popen(
-        [*MANAGE, "send_digests", "--date", str(day), "--wait", "--timeout", "150"],
-        cwd=ROOT,
-        env=worker.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    waiting = send_digests_waiting(worker.env, day)
     try:
         wait_for(lambda: smtp_sink.count() >= 60, timeout=60, what="the sending to start")
         private_postgres.stop()  # fast shutdown: every session is cut off mid-transaction
