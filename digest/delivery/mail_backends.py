@@ -164,9 +164,12 @@ class SplitSendmail:
         code, resp = smtp.docmd("data")
         if code != 354:
             raise smtplib.SMTPDataError(code, resp)
-        body = self.msg
-        if body.startswith(b".") or b"\n." in body:  # a search costs a fifth of sub()
-            body = _LEADING_DOT.sub(b"..", body)  # RFC 5321 4.5.2 transparency, as smtplib
+        # RFC 5321 4.5.2 transparency, as smtplib's regex substitution does it: a line that
+        # starts with a dot gets another. Every digest has such lines (its <style> block's
+        # class rules), and bytes.replace() does in microseconds what the regex took 0.2 ms for.
+        body = self.msg.replace(b"\n.", b"\n..")
+        if body.startswith(b"."):
+            body = b"." + body
         smtp.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
 
     def wait(self) -> None:
@@ -201,13 +204,16 @@ def _end_transaction(smtp: smtplib.SMTP, code: int) -> None:
         smtp.rset()
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-
-
 def _quoted(address: str) -> str:
     """smtplib.quoteaddr(): `<address>`; it parses the address with the email package first,
-    which a bare ASCII address does not need."""
-    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
+    which a bare ASCII address does not need, and the sender's (`Name <address>`, the same for
+    every message) needs once."""
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else _parsed_quoted(address)
+
+
+@lru_cache(maxsize=16)
+def _parsed_quoted(address: str) -> str:
+    return smtplib.quoteaddr(address)
 
 
 # A bare ASCII address, which sanitize_address() would return unchanged.
