@@ -137,10 +137,11 @@ class SinkProbe:
         self.port, self.raw, self.received, self.count = port, raw, received, count
         self.slices: list[tuple[float, float]] = []  # (pipeline's rate, sink's rate right after)
         self.paused = 0.0
+        self.paused_cpu = 0.0  # this process's CPU spent blasting the sink, not sending
         self.mark, self.sent, self.start = time.perf_counter(), 0, received.value
 
     def __call__(self, sent: int) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         while self.received.value - self.start < sent:  # what the pipeline sent is all in
             time.sleep(0.001)
         pipeline = (sent - self.sent) / (time.perf_counter() - self.mark)
@@ -149,6 +150,7 @@ class SinkProbe:
         self.slices.append((pipeline, sink))
         self.mark, self.sent = time.perf_counter(), sent
         self.paused += self.mark - now
+        self.paused_cpu += time.process_time() - cpu
 
 
 def send_chunks(
@@ -267,9 +269,13 @@ def main() -> int:
     ids = deliveries_plan(day=DAY)
     args.batch = args.batch or settings.DIGEST_BATCH_SIZE
     chunks = [ids[start : start + args.batch] for start in range(0, len(ids), args.batch)]
+    cpu_per_message: float | None = None
     if args.processes == 1:
+        cpu = time.process_time()
         report, queries = send_chunks(chunks, probe=probe, verbose=True)
         elapsed = time.perf_counter() - started - probe.paused
+        cpu = time.process_time() - cpu - probe.paused_cpu
+        cpu_per_message = cpu / max(1, report.counts["sent"])
         capacities = [sink for _, sink in probe.slices]
     else:
         # As `celery worker --concurrency N` would: N processes, each with its own database
@@ -344,6 +350,8 @@ def main() -> int:
             f"django-newsletter: not measured (no {args.newsletter_python}; "
             "see bench/_newsletter.py)"
         )
+    if cpu_per_message is not None:
+        print(f"sender CPU : {cpu_per_message * 1000:8.2f} ms per message (claim + build + send)")
     print(f"peak RSS   : {peak_rss_mb():8.0f} MB")
     print(f"queries per batch of {args.batch}: {queries}")
     return 0 if sent == args.subscribers else 1
