@@ -29,9 +29,11 @@ from django.utils import timezone
 from digest.composing.build import DayBuilder
 from digest.composing.selection import TOPIC_WINDOW_DAYS, UPDATES_WINDOW_DAYS
 from digest.delivery.in_flight import PooledBatchSender
+from digest.delivery.mail_backends import SMTPBackend
 from digest.delivery.outgoing import SendReport
 from digest.delivery.send_rate import send_rate_limiter
 from digest.delivery.sender import BatchSender
+from digest.delivery.smtp_sender import ClaimingAheadSender
 from digest.models import Delivery, Paper, PaperEvent
 from subscriptions.models import Subscriber
 
@@ -231,6 +233,8 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> SendReport:
             concurrency=settings.SEND_CONCURRENCY,
             connect=partial(get_connection, timeout=settings.EMAIL_TIMEOUT),
         )
+    elif isinstance(connection, SMTPBackend):
+        sender = ClaimingAheadSender(connection, limiter, report)
     else:
         sender = BatchSender(connection, limiter, report)
     try:

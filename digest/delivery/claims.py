@@ -60,23 +60,36 @@ def claim_rows(rows: list[Delivery], *, marks: list[RowUpdate]) -> dict[int, int
             run_updates(marks)
             return {row.pk: claim_row(row) for row in rows}
     now = timezone.now()
+    sql, params = claim_statement(rows, marks=marks, now=now)
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        claimed = {pk for (pk,) in cursor.fetchall()}
+    return claims_taken(rows, claimed, now=now)
+
+
+def claim_statement(
+    rows: list[Delivery], *, marks: list[RowUpdate], now: datetime
+) -> tuple[str, list[Any]]:
+    """claim_rows()'s one statement on PostgreSQL: `marks` as WITH clauses, then the claim of
+    `rows`, returning the ids claimed."""
     marking = ", ".join(f"mark{n} AS ({mark.sql})" for n, mark in enumerate(marks))
     sql = _CLAIM_MANY_POSTGRESQL.format(
         delivery=Delivery._meta.db_table, subscriber=Subscriber._meta.db_table
     )
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH {marking} {sql}" if marks else sql,
-            [param for mark in marks for param in mark.params]
-            + [
-                Status.SENDING,
-                _db_value("claimed_at", now),
-                [row.pk for row in rows],
-                Status.QUEUED,
-                Subscriber.Status.ACTIVE,
-            ],
-        )
-        claimed = {pk for (pk,) in cursor.fetchall()}
+    params = [param for mark in marks for param in mark.params] + [
+        Status.SENDING,
+        _db_value("claimed_at", now),
+        [row.pk for row in rows],
+        Status.QUEUED,
+        Subscriber.Status.ACTIVE,
+    ]
+    return (f"WITH {marking} {sql}" if marks else sql), params
+
+
+def claims_taken(
+    rows: list[Delivery], claimed: set[int], *, now: datetime
+) -> dict[int, int | None]:
+    """What claim_rows() returns, from the ids its statement claimed."""
     return {
         row.pk: row.attempts + 1 if row.pk in claimed else _not_claimed(row, now) for row in rows
     }
@@ -172,6 +185,18 @@ def update_row(pk: int, expected: str, **values: object) -> int:
 def _db_value(name: str, value: object) -> Any:
     """`value` as the database driver takes it for the field `name` (dates, JSON)."""
     return Delivery._meta.get_field(name).get_db_prep_save(value, db_connection)  # type: ignore[union-attr]
+
+
+def release_row(row: Delivery) -> int:
+    """Give back a row claimed and never sent (the batch stopped first): `queued` again, and the
+    claim's attempt not counted."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Delivery._meta.db_table} SET status = %s, claimed_at = NULL, "  # noqa: S608
+            "attempts = attempts - 1 WHERE id = %s AND status = %s",
+            [Status.QUEUED, row.pk, Status.SENDING],
+        )
+        return cursor.rowcount
 
 
 def requeue_row(row: Delivery, *, error: str) -> None:

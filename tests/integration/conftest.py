@@ -11,6 +11,7 @@ The worker is another process, so tests commit their data (`transaction=True`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -142,8 +143,11 @@ class SinkHandler:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], bytes]] = []
         self.lock = threading.Lock()
+        self.delay = 0.0  # seconds before each message's reply: a slower relay
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))
         return "250 Message accepted for delivery"

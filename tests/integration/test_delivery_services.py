@@ -129,6 +129,34 @@ def test_worker_killed_mid_batch_sends_each_digest_at_most_once(worker, smtp_sin
     assert statuses() == counts
 
 
+def test_worker_killed_mid_batch_without_a_rate_limit_leaves_two_rows_per_process(
+    worker, smtp_sink, listing_day
+):
+    """Without SEND_RATE_PER_SECOND the SMTP batch claims each row while the relay reads the
+    message before it (digest/delivery/smtp_sender.py): two rows per process can be `sending`,
+    and a SIGKILL leaves at most those undecided."""
+    subscribers = make_subscribers(400)
+    emails = {s.email for s in subscribers}
+    smtp_sink.handler.delay = 0.01  # a relay taking 10 ms a message: mid-batch at the kill
+    worker.start()
+
+    def sigkill_and_restart() -> None:
+        worker.kill()
+        in_flight = Delivery.objects.filter(status=Status.SENDING).count()
+        assert in_flight <= 4  # at most two rows per pool process
+        worker.start()
+
+    kill_mid_run_then_recover(worker, smtp_sink, 400, sigkill_and_restart)
+
+    received = assert_one_each(smtp_sink, emails)
+    unknown = set(
+        Delivery.objects.filter(status=Status.UNKNOWN).values_list("subscriber__email", flat=True)
+    )
+    assert len(unknown) <= 4
+    assert statuses().get(Status.SENT, 0) + len(unknown) == 400
+    assert set(received) | unknown == emails
+
+
 def test_redis_restarted_mid_run_loses_nothing_and_doubles_nothing(
     worker, smtp_sink, listing_day, redis_server: RedisServer
 ):
