@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
@@ -56,3 +57,34 @@ def provider_message_id(message: object) -> str:
     if status is not None and status.message_id is not None:
         return str(status.message_id)
     return str(message.extra_headers.get("Message-ID", ""))  # type: ignore[attr-defined]
+
+
+class Sending(Protocol):
+    """A message being handed over: address() may start it (it never raises), commit() sends
+    it, wait() raises if it was refused, abort() instead of commit() leaves it unsent
+    (digest.delivery.mail_backends.SplitSendmail)."""
+
+    def address(self) -> None: ...
+    def commit(self) -> None: ...
+    def wait(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class WholeSend:
+    """A connection that sends a message in one call (anymail's, Django's): it has its verdict
+    by the time commit() returns, and nothing went before."""
+
+    def __init__(self, connection: BaseEmailBackend, message: object) -> None:
+        self.connection, self.message = connection, message
+
+    def address(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        self.connection.send_messages([self.message])  # type: ignore[list-item]
+
+    def wait(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
 
 from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
@@ -43,7 +42,14 @@ from digest.delivery.claims import (
     run_updates,
 )
 from digest.delivery.mail_backends import Envelope, SMTPBackend
-from digest.delivery.outgoing import Built, SendReport, close_quietly, provider_message_id
+from digest.delivery.outgoing import (
+    Built,
+    Sending,
+    SendReport,
+    WholeSend,
+    close_quietly,
+    provider_message_id,
+)
 from digest.delivery.send_rate import MAX_PAUSE_SECONDS, SendRateLimiter
 from digest.delivery.sending_errors import (
     SendOutcome,
@@ -126,7 +132,7 @@ class BatchSender:
     def _collect(self, *, block: bool = False, until_empty: bool = False) -> None:
         """Take the verdicts of messages sent by other threads: none here (in_flight.py)."""
 
-    def _claim(self, row: Delivery, sending: _Sending | None) -> int | None:
+    def _claim(self, row: Delivery, sending: Sending | None) -> int | None:
         """Write the previous rows' outcomes and claim `row`, in one transaction."""
         outcomes = list(self._outcomes)
         try:
@@ -245,21 +251,36 @@ class BatchSender:
         self.limiter.wait()
         # Over SMTP the transaction's first commands go around the claim, so that the relay
         # answers them while the claim runs; the message itself only goes once the row is ours.
-        sending: _Sending | None = None
-        error: Exception | None = None
-        if built.message is not None:
-            try:
-                # open() is a no-op on an open connection; it reconnects after a transient
-                # error, so the whole batch still shares one connection in the normal case.
-                self.connection.open()
-                sending = self._begin(built.outgoing)
-            except Exception as exc:
-                error = exc  # recorded against the row once it is ours
+        sending, error = self._start(built)
         try:
             claim = self._claim(row, sending)
         except BaseException:
             self._abort(sending)
             raise
+        self._hand_over(row, built, claim, sending, error)
+
+    def _start(self, built: Built) -> tuple[Sending | None, Exception | None]:
+        """Begin the message's transaction (over SMTP, MAIL FROM), before its claim is known;
+        an error is recorded against the row once it is ours."""
+        if built.message is None:
+            return None, None
+        try:
+            # open() is a no-op on an open connection; it reconnects after a transient error,
+            # so the whole batch still shares one connection in the normal case.
+            self.connection.open()
+            return self._begin(built.outgoing), None
+        except Exception as exc:
+            return None, exc
+
+    def _hand_over(
+        self,
+        row: Delivery,
+        built: Built,
+        claim: int | None,
+        sending: Sending | None,
+        error: Exception | None,
+    ) -> None:
+        """Send the row's message if the claim made it ours, else withdraw what began."""
         if claim is None or claim == SUPPRESSED:
             self._abort(sending)
         if self._not_to_send(row, built, claim):
@@ -285,13 +306,13 @@ class BatchSender:
         )
         self._in_flight = _InFlight(row, claim, sending, sent)
 
-    def _begin(self, outgoing: object) -> _Sending:
+    def _begin(self, outgoing: object) -> Sending:
         if self._smtp:
             assert isinstance(outgoing, Envelope)
             return self._smtp.begin_sending(outgoing)
-        return _Whole(self.connection, outgoing)
+        return WholeSend(self.connection, outgoing)
 
-    def _abort(self, sending: _Sending | None) -> None:
+    def _abort(self, sending: Sending | None) -> None:
         if sending is None:
             return
         try:
@@ -348,42 +369,11 @@ class BatchSender:
         logger.warning("delivery %s %s: %s", row.pk, status.value, reason)
 
 
-class _Sending(Protocol):
-    """A message being handed over: address() may start it (it never raises), commit() sends
-    it, wait() raises if it was refused, abort() instead of commit() leaves it unsent
-    (digest.delivery.mail_backends.SplitSendmail)."""
-
-    def address(self) -> None: ...
-    def commit(self) -> None: ...
-    def wait(self) -> None: ...
-    def abort(self) -> None: ...
-
-
-class _Whole:
-    """A connection that sends a message in one call (anymail's, Django's): it has its verdict
-    by the time commit() returns, and nothing went before."""
-
-    def __init__(self, connection: BaseEmailBackend, message: object) -> None:
-        self.connection, self.message = connection, message
-
-    def address(self) -> None:
-        pass
-
-    def commit(self) -> None:
-        self.connection.send_messages([self.message])  # type: ignore[list-item]
-
-    def wait(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
 @dataclass(slots=True)
 class _InFlight:
     row: Delivery
     attempt: int
-    sending: _Sending
+    sending: Sending
     sent: RowUpdate  # the row's mark if the provider takes the message
 
 

@@ -23,8 +23,8 @@ from django.conf import settings
 
 from digest.delivery.claim_ahead import ClaimAhead, can_claim_ahead
 from digest.delivery.claims import SUPPRESSED, RowUpdate, release_row
-from digest.delivery.outgoing import Built, provider_message_id
-from digest.delivery.sender import BatchSender, Status, _InFlight, _outcome
+from digest.delivery.outgoing import Built
+from digest.delivery.sender import BatchSender
 from digest.logging import log_context
 from digest.models import Delivery
 
@@ -41,10 +41,14 @@ class ClaimingAheadSender(BatchSender):
                 if ahead is None:
                     ahead = self._claim_ahead(row)
                 built = build(row)  # while PostgreSQL commits the claim, the relay reads
+                self._land()  # the previous message's verdict: its mark goes with the next claim
+                stop = self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT
+                # MAIL FROM while the claim's answer is on its way; nothing of the message
+                # goes before it says the row is ours (else a RSET withdraws the transaction).
+                sending, error = (None, None) if stop else self._start(built)
                 claim = self._claimed(*ahead)
                 ahead = None
-                self._land()  # the previous message's verdict: its mark goes with the next claim
-                if self.transient_in_a_row >= settings.DELIVERY_STOP_AFTER_TRANSIENT:
+                if stop:
                     # The relay looks down: this row was claimed and not sent, so it goes back
                     # untouched; it and the rest wait for the task's retry.
                     if claim is not None and claim != SUPPRESSED:
@@ -52,7 +56,7 @@ class ClaimingAheadSender(BatchSender):
                     self.report.pending += len(rows) - index
                     return False
                 with log_context(delivery_id=row.pk):
-                    self._send_claimed(row, built, claim)
+                    self._hand_over(row, built, claim, sending, error)
                 if index + 1 < len(rows):
                     ahead = self._claim_ahead(rows[index + 1])
             self._land()
@@ -78,26 +82,3 @@ class ClaimingAheadSender(BatchSender):
         except BaseException:
             self._outcomes = marks + self._outcomes  # rolled back with the claim
             raise
-
-    def _send_claimed(self, row: Delivery, built: Built, claim: int | None) -> None:
-        """Hand a claimed row's message to the relay (the whole SMTP transaction but its final
-        reply, which `_land()` reads after the next build)."""
-        if self._not_to_send(row, built, claim):
-            return
-        assert claim is not None and built.content is not None and built.email is not None
-        try:
-            self.connection.open()  # a no-op on an open connection; reconnects after an error
-            sending = self._begin(built.outgoing)
-            sending.address()
-            sending.commit()
-        except Exception as exc:
-            self._send_failed(row, claim, exc)
-            return
-        sent = _outcome(
-            row,
-            Status.SENT,
-            message_id=provider_message_id(built.message),
-            subject=built.email.subject,
-            papers=built.content.as_json(),
-        )
-        self._in_flight = _InFlight(row, claim, sending, sent)

@@ -17,6 +17,7 @@ from digest.delivery import smtp_sender
 from digest.delivery.batch import deliveries_plan, deliveries_send
 from digest.delivery.sender import BatchSender
 from digest.models import Delivery
+from subscriptions.models import Subscriber
 from tests.integration.conftest import make_subscribers, no_second_copies
 from tests.services import free_port
 
@@ -46,6 +47,11 @@ class WatchingRelay:
         self.recipients: list[str] = []
         self.own_row_status: list[str] = []
         self.most_sending = 0
+        self.resets = 0
+
+    async def handle_RSET(self, server: Any, session: Any, envelope: Any) -> str:
+        self.resets += 1
+        return "250 OK"
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options):
         if self.refuse:
@@ -104,6 +110,23 @@ def test_each_message_goes_after_its_claim_and_two_rows_at_most_are_sending(
     assert watching.most_sending == 2
     assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENT}
     assert Delivery.objects.filter(message_id="").count() == 0
+
+
+def test_a_row_no_longer_ours_gets_a_reset_and_the_batch_goes_on(relay, listing_day, settings):
+    """MAIL FROM goes while the claim's answer is on its way; a reader who left after planning
+    gets a RSET instead of the message."""
+    settings.SEND_RATE_PER_SECOND = 0
+    watching = relay()
+    readers = make_subscribers(8)
+    ids = deliveries_plan(day=listing_day)
+    Subscriber.objects.filter(pk=readers[4].pk).update(status=Subscriber.Status.UNSUBSCRIBED)
+    report = deliveries_send(delivery_ids=ids)
+
+    assert report.counts["sent"] == 7 and report.counts["suppressed"] == 1
+    assert readers[4].email not in watching.recipients
+    assert no_second_copies(watching.recipients) == {r.email for r in readers} - {readers[4].email}
+    assert watching.resets == 1
+    assert Delivery.objects.get(subscriber=readers[4]).status == Status.SUPPRESSED
 
 
 @pytest.fixture
