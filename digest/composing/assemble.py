@@ -22,10 +22,14 @@ from markupsafe import Markup
 
 from digest.composing.cards import (
     CARD_ACTIONS,
+    HTML_BUDGET,
     Links,
+    compact_from,
     escape_bases,
+    intro_line,
     meta_line,
     one_line,
+    preheader_line,
     snippet,
 )
 from digest.composing.content import DigestContent, Pick, Section, Update
@@ -121,7 +125,7 @@ class DayRenderer:
         self._actions_parts: dict[tuple[int, bool], tuple[str, ...]] = {}
         # Per paper (HTML) or per paper and matched words (text): the parts around the
         # reader's reason line, so a reader's card is a few string joins.
-        self._card_parts: dict[int, tuple[str, str, str, str] | None] = {}
+        self._card_parts: dict[tuple[int, bool], tuple[str, str, str, str] | None] = {}
         self._snippets: dict[tuple[int, frozenset[str]], list[tuple[str, bool]]] = {}
         self._snippets_html: dict[tuple[int, frozenset[str]], str] = {}
         self._text_parts: dict[tuple[int, frozenset[str]], tuple[str, str]] = {}
@@ -209,24 +213,28 @@ class DayRenderer:
         matched = f" (matched: {', '.join(words)})" if words else ""  # none for like: alone
         return f"   Why: your topic{'s' if len(topics) > 1 else ''} {', '.join(topics)}{matched}\n"
 
-    def _card_shell(self, pick: Pick) -> tuple[str, str, str, str] | None:
+    def _card_shell(self, pick: Pick, compact: bool) -> tuple[str, str, str, str] | None:
         """The paper's card around the reason line, the snippet and the reader's card links:
         premailer runs once per paper a day (the card is the same in either section), not once
-        per reader."""
-        key = pick.paper.pk
+        per reader. A compact card has no snippet: its second part is empty."""
+        key = (pick.paper.pk, compact)
         if key not in self._card_parts:
             fragment = self._card.render(
                 paper=pick.paper,
                 meta=meta_line(pick.paper),
                 tldr=one_line(pick.paper.ai_summary),
+                compact=compact,
                 # Markers are fixed ASCII letters, safe as markup.
                 **{name: Markup(_marker(name)) for name in _CARD_MARKERS},  # noqa: S704
             )
             shell = _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
-            found = _CARD_MARKER.findall(shell)
-            if found != [_marker(name) for name in _CARD_MARKERS]:
+            names = [n for n in _CARD_MARKERS if not (compact and n == "snippet")]
+            if _CARD_MARKER.findall(shell) != [_marker(name) for name in names]:
                 # The paper's own text contains a marker: no shortcut for it.
                 self._card_parts[key] = None
+            elif compact:
+                head, before_actions, tail = _CARD_MARKER.split(shell)
+                self._card_parts[key] = (head, "", before_actions, tail)
             else:
                 head, middle, before_actions, tail = _CARD_MARKER.split(shell)
                 self._card_parts[key] = (head, middle, before_actions, tail)
@@ -243,9 +251,13 @@ class DayRenderer:
             )
         return self._snippets_html[key]
 
-    def card(self, pick: Pick, bases: Mapping[str, str] | None = None) -> str:
+    def card(
+        self, pick: Pick, bases: Mapping[str, str] | None = None, *, compact: bool = False
+    ) -> str:
         """The paper's card for one reader; `bases` are the reader's HTML-escaped card-link
-        prefixes (escape_bases(links.card_bases)); without them the card has no such links."""
+        prefixes (escape_bases(links.card_bases)); without them the card has no such links.
+        `compact` leaves out the TL;DR, the snippet and the figure (a long digest's later
+        cards, so that it stays under Gmail's clipping size)."""
         reason = pick.reason
         why = ""
         if reason.similar_to:
@@ -254,19 +266,21 @@ class DayRenderer:
         elif reason.topics:
             why = self._why.replace(_marker("text"), html.escape(reason.text))
         actions = self.actions(pick.paper, bases) if bases else ""
-        parts = self._card_shell(pick)
+        parts = self._card_shell(pick, compact)
         if parts is None:
             fragment = self._card.render(
                 paper=pick.paper,
                 meta=meta_line(pick.paper),
                 tldr=one_line(pick.paper.ai_summary),
+                compact=compact,
                 why=Markup(why),  # noqa: S704 (built from escaped text above)
                 snippet=Markup(self._snippet_html(pick)),  # noqa: S704 (escaped parts)
                 actions=Markup(actions),  # noqa: S704 (inlined template, escaped bases)
             )
             return _BREAK_AFTER.sub(r"\1\n", inline_fragment(fragment))
         head, middle, before_actions, tail = parts
-        return head + why + middle + self._snippet_html(pick) + before_actions + actions + tail
+        snippet_html = "" if compact else self._snippet_html(pick)
+        return head + why + middle + snippet_html + before_actions + actions + tail
 
     def update(self, update: Update) -> tuple[str, str]:
         """An event's line, HTML and text, rendered and inlined once per event a day."""
@@ -302,24 +316,32 @@ class DayRenderer:
             if picks
         ]
         bases = escape_bases(links.card_bases)
-        sections = "".join(
-            self.section(section) + "".join(self.card(p, bases) for p in picks)
-            for section, picks in groups
-        )
+        updates = ""
         if content.updates:  # first: news the reader asked for, before the day's papers
-            sections = (
-                self.section(Section.UPDATES)
-                + "".join(self.update(u)[0] for u in content.updates)
-                + sections
+            updates = self.section(Section.UPDATES) + "".join(
+                self.update(u)[0] for u in content.updates
             )
+        picks_in_order = [p for _, picks in groups for p in picks]
+        full = [self.card(p, bases) for p in picks_in_order]
+        compact = [False] * len(full)
+        fixed = len(self._shell) + len(updates) + sum(len(self.section(s)) for s, _ in groups)
+        if fixed + sum(map(len, full)) > HTML_BUDGET // 2:  # else surely fits: skip the sizes
+            sizes = [len(card.encode()) for card in full]
+            short = [self.card(p, bases, compact=True) for p in picks_in_order]
+            compact = compact_from(sizes, [len(c.encode()) for c in short], fixed=fixed + 2_000)
+            full = [s if c else f for f, s, c in zip(full, short, compact, strict=True)]
+        cards = iter(full)
+        sections = updates + "".join(
+            self.section(section) + "".join(next(cards) for _ in picks) for section, picks in groups
+        )
         if more:
             sections += inline_fragment(self._section.render(title=MORE_TITLE)) + "".join(
                 self.card(p, bases) for p in more
             )
-        intro = _intro(content)
+        intro = intro_line(content)
         values = {
             "subject": html.escape(subject),
-            "preheader": html.escape(_preheader(content)),
+            "preheader": html.escape(preheader_line(content)),
             "intro": html.escape(intro),
             "sections": sections,
             "view_url": html.escape(links.view_url),
@@ -363,34 +385,3 @@ class DayRenderer:
                 update_count=len(content.updates),
             )
         )
-
-
-def _intro(content: DigestContent) -> str:
-    parts = []
-    if content.updates:
-        n = len(content.updates)
-        parts.append(f"{n} update{'s' if n != 1 else ''} on papers you follow")
-    if content.trending:
-        parts.append(f"{len(content.trending)} trending")
-    if content.topics:
-        parts.append(f"{len(content.topics)} matching your topics")
-    if content.recommended:
-        parts.append(f"{len(content.recommended)} recommended for you")
-    if len(parts) > 2:
-        parts = [", ".join(parts[:-1]), parts[-1]]
-    return "Today: " + " and ".join(parts) + "." if parts else ""
-
-
-def _preheader(content: DigestContent) -> str:
-    first = next(
-        (
-            section[0]
-            for section in (content.topics, content.trending, content.recommended)
-            if section
-        ),
-        None,
-    )
-    if first is None and content.updates:
-        update = content.updates[0]
-        return fold_header(f"{update.label}: {update.paper.title}", limit=110)
-    return fold_header(first.paper.title, limit=110) if first else ""

@@ -6,9 +6,11 @@ bases a reader's `Links` hold. `assemble` renders and inlines cards once per pap
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from digest.composing.content import DigestContent
+from digest.composing.render import fold_header
 from digest.models import Paper
 from digest.topics import highlight
 
@@ -110,3 +112,54 @@ def one_line(text: str) -> str:
     """A TL;DR as one line of at most 300 characters (HF's are one sentence)."""
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:299].rsplit(" ", 1)[0] + "\u2026"
+
+
+def intro_line(content: DigestContent) -> str:
+    parts = []
+    if content.updates:
+        n = len(content.updates)
+        parts.append(f"{n} update{'s' if n != 1 else ''} on papers you follow")
+    if content.trending:
+        parts.append(f"{len(content.trending)} trending")
+    if content.topics:
+        parts.append(f"{len(content.topics)} matching your topics")
+    if content.recommended:
+        parts.append(f"{len(content.recommended)} recommended for you")
+    if len(parts) > 2:
+        parts = [", ".join(parts[:-1]), parts[-1]]
+    return "Today: " + " and ".join(parts) + "." if parts else ""
+
+
+def preheader_line(content: DigestContent) -> str:
+    first = next(
+        (
+            section[0]
+            for section in (content.topics, content.trending, content.recommended)
+            if section
+        ),
+        None,
+    )
+    if first is None and content.updates:
+        update = content.updates[0]
+        return fold_header(f"{update.label}: {update.paper.title}", limit=110)
+    return fold_header(first.paper.title, limit=110) if first else ""
+
+
+# Gmail clips an HTML body past about 102 KB and hides the rest, footer and unsubscribe link
+# included; a digest's HTML stays under this many bytes (DESIGN: under 100 KB).
+HTML_BUDGET = 95_000
+
+
+def compact_from(full: Sequence[int], compact: Sequence[int], *, fixed: int) -> list[bool]:
+    """Which cards to write compact (no TL;DR, snippet or figure) so that the email fits
+    HTML_BUDGET: each card keeps its full form while the cards after it still fit compact.
+    `full` and `compact` are each card's sizes in bytes, `fixed` the rest of the email's."""
+    remaining = sum(compact)
+    used = fixed
+    choice = []
+    for full_size, compact_size in zip(full, compact, strict=True):
+        remaining -= compact_size
+        keep = used + full_size + remaining <= HTML_BUDGET
+        choice.append(not keep)
+        used += compact_size if not keep else full_size
+    return choice
