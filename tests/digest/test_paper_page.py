@@ -77,6 +77,10 @@ def test_the_page_shows_the_paper_its_links_and_its_public_events(client, paper)
     assert text.index("Trending") < text.index("New version on arXiv") < text.index("Code released")
     assert "v2: camera ready" in text and "https://arxiv.org/abs/2409.10594v2" in links
     assert "github.com/wrong/repo" not in body
+    # Each event's own words are its link, as in the email (no separate "Open" link).
+    repo = "https://github.com/Adamdad/kat"
+    assert f'<a href="{repo}">{repo} (321 stars)</a>' in body
+    assert ">Open<" not in body
     # The Follow form: an address field, a CSRF token, one button.
     assert 'type="email"' in body and 'name="email"' in body and "csrfmiddlewaretoken" in body
     assert re.findall(r"<button[^>]*>([^<]*)</button>", body) == ["Follow"]
