@@ -5,9 +5,12 @@ The classifier is the nearest-centroid (Rocchio) linear classifier in the tf-idf
 coefficient per voted paper, not a weight per term. That is arxiv-sanity-lite's
 `LinearSVC(C=0.01, class_weight="balanced")` in the limit it runs in (with so small a C every
 training paper is a margin violator, every dual variable sits at its bound, and ``w`` becomes the
-difference of the class means; the background mean is the same for every reader, so it does not
-change any reader's ranking and is left out). `bench/recommend_eval.py` prints both on the same
-splits. The dual form is what makes the model cheap and durable:
+difference of the class means). The background mean (every other paper of the window) is left
+out: it is the same vector for every reader, but it does move a day's ranking (it marks down the
+papers most like the average paper), and measured on the bundled listing it only made the
+labelled interests rank worse (medical imaging, liked: its other papers from 2nd, 7th, 14th to
+2nd, 9th, 14th with half its weight, 2nd, 14th, 15th with 1.5 times). `bench/recommend_eval.py`
+prints both on the same splits. The dual form is what makes the model cheap and durable:
 
 - it stays valid when tomorrow's vocabulary differs (no term indices are stored);
 - a reader with no votes has no model and costs nothing; a retrain is a fingerprint check;
