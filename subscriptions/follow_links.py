@@ -22,6 +22,7 @@ from enum import StrEnum
 from django.conf import settings
 from django.core.cache import cache
 
+from digest.composing.cards import author_line
 from digest.papers.selectors import visible_papers
 from subscriptions.models import Subscriber
 from subscriptions.services import (
@@ -95,7 +96,7 @@ def follow_link_send(*, email: str, arxiv_id: str) -> FollowLink:
     context: dict[str, object] = {
         "subscriber": subscriber,
         "paper": paper,
-        "authors": ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else ""),
+        "authors": author_line(paper),  # as the digest's cards write them
         "follow_url": absolute_url(
             "subscriptions:follow", make_token(subscriber, Purpose.FOLLOW), paper.arxiv_id
         ),
