@@ -6,9 +6,10 @@ sent in batches (deliveries_send: claim, re-check, build, one SMTP connection pe
 in-process on a throwaway SQLite database, to an aiosmtpd server running in its own process.
 The sink's own capacity: pre-built messages of the same size over one connection, sent between
 slices of 2,000 (with --processes N: N connections, before and after).
-Prints messages per second end to end, the sink's capacity, their ratio (target >= 0.8), peak
-RSS and queries per batch; and django-newsletter's rate on the same sink and message size when a
-throwaway venv has it (bench/_newsletter.py).
+Prints messages per second end to end, the sink's capacity, their ratio (target >= 0.8), the
+sending process's CPU per message (one process; steadier than the ratio on a shared machine),
+peak RSS and queries per batch; and django-newsletter's rate on the same sink and message size
+when a throwaway venv has it (bench/_newsletter.py).
 Usage: python bench/send.py [--subscribers 20000] [--batch 100]
 
 With --provider-latency MS: through a provider's HTTP API instead (a local stand-in answering
