@@ -175,7 +175,8 @@ def test_the_claim_commits_while_the_digest_is_built(
 
     assert report.counts["sent"] == 11
     if claim_ahead:
-        assert elapsed < 11 * 0.06, elapsed
+        # The sleeps alone make 11 x 80 ms one after the other; overlapped, about 11 x 40 ms.
+        assert elapsed < 11 * 0.07, elapsed
     else:
         assert elapsed > 11 * 0.08, elapsed
 
