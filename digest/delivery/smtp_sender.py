@@ -46,7 +46,11 @@ class ClaimingAheadSender(BatchSender):
                 # MAIL FROM while the claim's answer is on its way; nothing of the message
                 # goes before it says the row is ours (else a RSET withdraws the transaction).
                 sending, error = (None, None) if stop else self._start(built)
-                claim = self._claimed(*ahead)
+                try:
+                    claim = self._claimed(*ahead)
+                except BaseException:
+                    self._abort(sending)  # the claim's fate is unknown: nothing more goes
+                    raise
                 ahead = None
                 if stop:
                     # The relay looks down: this row was claimed and not sent, so it goes back

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from digest.delivery import smtp_sender
 from digest.delivery.batch import deliveries_plan, deliveries_send
@@ -127,6 +127,47 @@ def test_a_row_no_longer_ours_gets_a_reset_and_the_batch_goes_on(relay, listing_
     assert no_second_copies(watching.recipients) == {r.email for r in readers} - {readers[4].email}
     assert watching.resets == 1
     assert Delivery.objects.get(subscriber=readers[4]).status == Status.SUPPRESSED
+
+
+@pytest.fixture
+def failing_claim(transactional_db):
+    """The claim of the row with the id written to failing_claim_row raises in PostgreSQL."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE failing_claim_row (id bigint)")
+        cursor.execute(
+            "CREATE OR REPLACE FUNCTION failing_claim() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.status = 'sending' AND NEW.id IN (SELECT id FROM failing_claim_row) THEN "
+            "RAISE EXCEPTION 'claim refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER failing_claim BEFORE UPDATE ON digest_delivery "
+            "FOR EACH ROW EXECUTE FUNCTION failing_claim()"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS failing_claim ON digest_delivery")
+        cursor.execute("DROP FUNCTION IF EXISTS failing_claim()")
+        cursor.execute("DROP TABLE IF EXISTS failing_claim_row")
+
+
+def test_a_claim_that_fails_after_mail_from_went_sends_nothing_of_its_message(
+    relay, listing_day, settings, failing_claim
+):
+    settings.SEND_RATE_PER_SECOND = 0
+    watching = relay()
+    readers = make_subscribers(6)
+    ids = deliveries_plan(day=listing_day)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO failing_claim_row VALUES (%s)", [ids[3]])
+
+    with pytest.raises(DatabaseError, match="claim refused"):
+        deliveries_send(delivery_ids=ids)
+
+    # The rows before it went out and are marked; its own transaction was withdrawn.
+    assert no_second_copies(watching.recipients) == {r.email for r in readers[:3]}
+    assert watching.resets == 1
+    statuses = dict(Delivery.objects.values_list("pk", "status"))
+    assert [statuses[i] for i in ids] == [Status.SENT] * 3 + [Status.QUEUED] * 3
 
 
 @pytest.fixture
