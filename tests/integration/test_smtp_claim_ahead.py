@@ -5,7 +5,9 @@ the database (its own connection) as each message arrives: the message's row is 
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -129,24 +131,39 @@ def test_a_row_no_longer_ours_gets_a_reset_and_the_batch_goes_on(relay, listing_
     assert Delivery.objects.get(subscriber=readers[4]).status == Status.SUPPRESSED
 
 
+@contextlib.contextmanager
+def on_each_claim(name: str, action: str) -> Iterator[None]:
+    """A trigger running `action` (PL/pgSQL) in each claim's UPDATE, dropped afterwards: the
+    tables outlive the test."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.status = 'sending' THEN {action} END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER {name} BEFORE UPDATE ON digest_delivery "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON digest_delivery")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")
+
+
 @pytest.fixture
 def failing_claim(transactional_db):
-    """The claim of the row with the id written to failing_claim_row raises in PostgreSQL."""
+    """The claim of the row whose id is in failing_claim_row raises in PostgreSQL."""
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE failing_claim_row (id bigint)")
-        cursor.execute(
-            "CREATE OR REPLACE FUNCTION failing_claim() RETURNS trigger AS $$ BEGIN "
-            "IF NEW.status = 'sending' AND NEW.id IN (SELECT id FROM failing_claim_row) THEN "
-            "RAISE EXCEPTION 'claim refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
-        )
-        cursor.execute(
-            "CREATE TRIGGER failing_claim BEFORE UPDATE ON digest_delivery "
-            "FOR EACH ROW EXECUTE FUNCTION failing_claim()"
-        )
-    yield
+    refuse = (
+        "IF NEW.id IN (SELECT id FROM failing_claim_row) THEN "
+        "RAISE EXCEPTION 'claim refused'; END IF;"
+    )
+    with on_each_claim("failing_claim", refuse):
+        yield
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS failing_claim ON digest_delivery")
-        cursor.execute("DROP FUNCTION IF EXISTS failing_claim()")
         cursor.execute("DROP TABLE IF EXISTS failing_claim_row")
 
 
@@ -172,22 +189,9 @@ def test_a_claim_that_fails_after_mail_from_went_sends_nothing_of_its_message(
 
 @pytest.fixture
 def slow_claims(transactional_db):
-    """Each claim's UPDATE sleeps 40 ms in PostgreSQL (a trigger, dropped afterwards: the
-    tables outlive the test)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE OR REPLACE FUNCTION slow_claim() RETURNS trigger AS $$ BEGIN "
-            "IF NEW.status = 'sending' THEN PERFORM pg_sleep(0.04); END IF; RETURN NEW; "
-            "END $$ LANGUAGE plpgsql"
-        )
-        cursor.execute(
-            "CREATE TRIGGER slow_claim BEFORE UPDATE ON digest_delivery "
-            "FOR EACH ROW EXECUTE FUNCTION slow_claim()"
-        )
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS slow_claim ON digest_delivery")
-        cursor.execute("DROP FUNCTION IF EXISTS slow_claim()")
+    """Each claim's UPDATE sleeps 40 ms in PostgreSQL."""
+    with on_each_claim("slow_claim", "PERFORM pg_sleep(0.04);"):
+        yield
 
 
 @pytest.mark.parametrize("claim_ahead", [True, False])
