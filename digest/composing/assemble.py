@@ -323,7 +323,8 @@ class DayRenderer:
             )
         picks_in_order = [p for _, picks in groups for p in picks]
         full = [self.card(p, bases) for p in picks_in_order]
-        compact = [False] * len(full)
+        # Besides the cards: the shell and section titles (ASCII), and 2 KB for the values put
+        # into the shell below (subject, preheader, intro, links, address).
         fixed = len(self._shell) + len(updates) + sum(len(self.section(s)) for s, _ in groups)
         if fixed + sum(map(len, full)) > HTML_BUDGET // 2:  # else surely fits: skip the sizes
             sizes = [len(card.encode()) for card in full]
