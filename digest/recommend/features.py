@@ -8,11 +8,14 @@ cosine:
 - ``words``: arxiv-sanity-lite's `compute.py` settings (1-2-grams, sublinear tf, English stop
   words, `max_df=0.1`, its token pattern): a phrase in more than a tenth of the window says
   little about a reader. Precise, but "MRIs" and "MRI", "clinical" and "clinically" never meet.
-- ``stems``: single words cut to their Snowball (Porter 2) stems, an acronym's plural taken back
-  to the acronym ("MRIs", "LLMs"), `max_df=0.15`: the subject words a field shares ("clinical",
-  "clinically"; "diagnosed", "diagnosing"; "radiology", "radiologist"; "diseases", "disease").
-  The token pattern keeps words of two or more characters that start with a letter, so "X-rays"
-  is "rays" (stem "ray"), "self-supervised" is "self" and "supervis", and "3D" is dropped.
+- ``prefixes``: single words cut to their first `PREFIX_LENGTH` characters (truncation, the
+  online searcher's ``diagn*``), an acronym's plural taken back to the acronym ("MRIs",
+  "LLMs"), `max_df=0.15`: the subject words a field shares in all their forms ("clinical",
+  "clinically", "clinicians"; "diagnosis", "diagnostic", "diagnosing"; "radiology",
+  "radiologist"). A stemmer joins fewer of them (Snowball leaves "diagnosi", "diagnost" and
+  "diagnos" apart) and measured worse. The token pattern keeps words of two or more
+  characters that start with a letter, so "X-rays" is "rays", "self-supervised" is "self" and
+  "super", and "3D" is dropped.
 
 `min_df=2` in both (a term in one paper cannot make two papers similar, it only dilutes the
 norm) and at most `MAX_FEATURES` terms per block, for a window of a few thousand papers; a
@@ -27,7 +30,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import snowballstemmer
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
@@ -35,7 +37,8 @@ from sklearn.preprocessing import normalize
 from digest.models import Paper
 
 MAX_DF = 0.1
-STEMS_MAX_DF = 0.15
+PREFIXES_MAX_DF = 0.15
+PREFIX_LENGTH = 5
 MIN_DF = 2
 MIN_DF_FROM = 20
 MAX_FEATURES = 50_000
@@ -95,20 +98,16 @@ class FeatureSpace:
         return sparse.csr_matrix(matrix, dtype=np.float32)
 
 
-def _stems_analyzer() -> Callable[[str], list[str]]:
-    """Lowercased words of `WORD_PATTERN`, English stop words out, as Snowball stems (and an
-    acronym's plural as the acronym)."""
-    stemmer = snowballstemmer.stemmer("english")
+def _prefixes_analyzer() -> Callable[[str], list[str]]:
+    """Lowercased words of `WORD_PATTERN`, English stop words out, cut to `PREFIX_LENGTH`
+    characters (an acronym's plural first taken back to the acronym)."""
     preprocess = TfidfVectorizer(strip_accents="unicode", lowercase=True).build_preprocessor()
-    stems: dict[str, str] = {}
 
     def analyze(document: str) -> list[str]:
         text = preprocess(_ACRONYM_PLURAL.sub(r"\1", document))
-        words = [w for w in _WORDS.findall(text) if w not in ENGLISH_STOP_WORDS]
-        for word in words:
-            if word not in stems:
-                stems[word] = stemmer.stemWord(word)
-        return [stems[word] for word in words]
+        return [
+            word[:PREFIX_LENGTH] for word in _WORDS.findall(text) if word not in ENGLISH_STOP_WORDS
+        ]
 
     return analyze
 
@@ -134,9 +133,9 @@ def feature_space_fit(*, window: Sequence[PaperText]) -> FeatureSpace:
         max_df=MAX_DF if large else 1.0,
         **common,
     )
-    stems = TfidfVectorizer(
-        analyzer=_stems_analyzer(), max_df=STEMS_MAX_DF if large else 1.0, **common
+    prefixes = TfidfVectorizer(
+        analyzer=_prefixes_analyzer(), max_df=PREFIXES_MAX_DF if large else 1.0, **common
     )
     documents = [paper.document for paper in window]
-    blocks = [(vectorizer.fit(documents), 0.5) for vectorizer in (words, stems)]
+    blocks = [(vectorizer.fit(documents), 0.5) for vectorizer in (words, prefixes)]
     return FeatureSpace(blocks)

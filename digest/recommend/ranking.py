@@ -19,11 +19,11 @@ from scipy import sparse
 from digest.recommend.features import FeatureSpace, PaperText
 from digest.recommend.readers import ReaderModel
 
-# Cosine similarity from which a day's paper matches `like:<arXiv id>`: the best F1 (0.38;
-# precision 0.40, recall 0.37) at separating pairs of the bundled listing that share a labelled
+# Cosine similarity from which a day's paper matches `like:<arXiv id>`: the best F1 (0.42;
+# precision 0.44, recall 0.40) at separating pairs of the bundled listing that share a labelled
 # interest from pairs that do not, by `bench/recommend_eval.py --calibrate-like`, in the words
-# plus stems space (features.py). Cosines depend on the window the space is fitted on; rerun that
-# after changing the features.
+# plus word prefixes space (features.py). Cosines depend on the window the space is fitted on;
+# rerun that after changing the features.
 LIKE_THRESHOLD = 0.10
 # Papers whose vectors and similarity rows a day keeps (a row is 4 bytes per candidate: 200 MB
 # for a 1,000-paper day at most); past the limit they are computed each time, results unchanged.

@@ -8,8 +8,8 @@ training paper is a margin violator, every dual variable sits at its bound, and 
 difference of the class means). The background mean (every other paper of the window) is left
 out: it is the same vector for every reader, but it does move a day's ranking (it marks down the
 papers most like the average paper), and measured on the bundled listing it only made the
-labelled interests rank worse (medical imaging, liked: its other papers from 2nd, 7th, 14th to
-2nd, 9th, 14th with half its weight, 2nd, 14th, 15th with 1.5 times). `bench/recommend_eval.py`
+labelled interests rank worse (medical imaging, liked: its other papers from 2nd, 5th, 6th to
+2nd, 5th, 7th with half its weight, 2nd, 7th, 8th with 1.5 times). `bench/recommend_eval.py`
 prints both on the same splits. The dual form is what makes the model cheap and durable:
 
 - it stays valid when tomorrow's vocabulary differs (no term indices are stored);
