@@ -90,6 +90,7 @@ class DayRenderer:
         env = environment()
         self._card = env.get_template("_card.html")
         self._section = env.get_template("_section.html")
+        self._brief_note = env.get_template("_brief_note.html")
         self._subject = env.get_template("digest.subject.txt")
         self._text = env.get_template("digest.txt")
         shell = env.get_template("digest.html").render(
@@ -301,10 +302,16 @@ class DayRenderer:
         return found
 
     def render(
-        self, content: DigestContent, links: Links, *, more: Sequence[Pick] = ()
+        self,
+        content: DigestContent,
+        links: Links,
+        *,
+        more: Sequence[Pick] = (),
+        for_inbox: bool = True,
     ) -> RenderedEmail:
         """The reader's email; `more` adds a last section of other papers of the day (the
-        "view in browser" page, where a reader can vote on more than the email showed)."""
+        "view in browser" page, where a reader can vote on more than the email showed).
+        `for_inbox=False` (that page) writes every card in full: no inbox clips a web page."""
         subject = self.subject(content)
         groups = [
             (s, picks)
@@ -326,11 +333,18 @@ class DayRenderer:
         # Besides the cards: the shell and section titles (ASCII), and 2 KB for the values put
         # into the shell below (subject, preheader, intro, links, address).
         fixed = len(self._shell) + len(updates) + sum(len(self.section(s)) for s, _ in groups)
-        if fixed + sum(map(len, full)) > HTML_BUDGET // 2:  # else surely fits: skip the sizes
+        if for_inbox and fixed + sum(map(len, full)) > HTML_BUDGET // 2:  # else surely fits
+            # Before the first compact card, a line says why and where the rest is in full.
+            note = inline_fragment(self._brief_note.render(view_url=links.view_url))
             sizes = [len(card.encode()) for card in full]
             short = [self.card(p, bases, compact=True) for p in picks_in_order]
-            compact = compact_from(sizes, [len(c.encode()) for c in short], fixed=fixed + 2_000)
+            compact = compact_from(
+                sizes, [len(c.encode()) for c in short], fixed=fixed + len(note.encode()) + 2_000
+            )
             full = [s if c else f for f, s, c in zip(full, short, compact, strict=True)]
+            if True in compact:
+                first = compact.index(True)
+                full[first] = note + full[first]
         cards = iter(full)
         sections = updates + "".join(
             self.section(section) + "".join(next(cards) for _ in picks) for section, picks in groups

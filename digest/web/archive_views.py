@@ -86,7 +86,10 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
         content.section(pick.section).append(pick)
     links = subscriber_links(subscriber, day=delivery.digest_date, delivery_id=delivery.pk)
     email = DayRenderer(delivery.digest_date).render(
-        content, links, more=_rest_of_the_day(delivery, subscriber, shown=set(papers))
+        content,
+        links,
+        more=_rest_of_the_day(delivery, subscriber, shown=set(papers)),
+        for_inbox=False,
     )
     response = HttpResponse(email.html)
     response["X-Robots-Tag"] = "noindex"

@@ -5,9 +5,13 @@ still in it."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 from datetime import date
 
 import pytest
+from django.core.management import call_command
 
 from digest.composing.build import DayBuilder
 from digest.composing.cards import compact_from
@@ -18,9 +22,7 @@ pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 24)
 
 
-@pytest.mark.parametrize("cap", [10, 25, 50])  # the default, and up to the most a reader may ask
-def test_a_full_digest_stays_under_100_kb(settings, cap):
-    settings.DIGEST_TRENDING_COUNT = 5
+def _a_long_day() -> None:
     for n in range(60):
         PaperFactory(
             arxiv_id=f"2511.{n:05d}",
@@ -39,11 +41,21 @@ def test_a_full_digest_stays_under_100_kb(settings, cap):
             ai_summary="A diffusion model variant that does something well, in one sentence of "
             "about the length Hugging Face's summaries have, give or take a few words.",
         )
-    reader = SubscriberFactory(
+
+
+def _the_biggest_reader(cap: int):
+    return SubscriberFactory(
         email="a-long-address-for-the-biggest-digest@example.org",
         max_papers=cap,
         topics=["diffusion", "models", '"diffusion models"'],
     )
+
+
+@pytest.mark.parametrize("cap", [10, 25, 50])  # the default, and up to the most a reader may ask
+def test_a_full_digest_stays_under_100_kb(settings, cap):
+    settings.DIGEST_TRENDING_COUNT = 5
+    _a_long_day()
+    reader = _the_biggest_reader(cap)
     builder = DayBuilder(DAY)
     content = builder.select(reader)
     assert len(content.trending) + len(content.topics) == cap  # the cap counts every card
@@ -58,6 +70,7 @@ def test_a_full_digest_stays_under_100_kb(settings, cap):
     full = html.count('class="snippet"')
     if cap <= 10:
         assert full == cap  # a usual digest is all full cards
+        assert 'class="brief"' not in html
     else:
         # The first cards keep their snippet, TL;DR and figure; the rest are compact.
         assert 5 <= full < cap
@@ -67,6 +80,11 @@ def test_a_full_digest_stays_under_100_kb(settings, cap):
         last_snippet = html.rindex('class="snippet"')
         assert all(p < last_snippet for p in positions[:full])
         assert all(p > last_snippet for p in positions[full:])
+        # One line, right before the first compact card, says why and links to the web version.
+        assert html.count('class="brief"') == 1
+        note = html.index('class="brief"')
+        assert positions[full - 1] < note < positions[full]
+        assert "/digests/view/" in html[note : html.index("</td>", note)]
     # The text part has no such limit: every card keeps its snippet there.
     assert email.text.count("TL;DR (Hugging Face's AI summary)") == cap
 
@@ -77,3 +95,22 @@ def test_cards_go_compact_from_the_first_that_would_not_leave_room_for_the_rest(
     assert compact_from([10_000] * 10, [2_000] * 10, fixed=20_000) == [False] * 6 + [True] * 4
     # A card too big to fit goes compact, and a later, smaller one may stay full.
     assert compact_from([80_000, 5_000], [2_000, 2_000], fixed=20_000) == [True, False]
+
+
+def test_the_web_version_of_a_long_digest_has_every_card_in_full(client, settings, file_outbox):
+    settings.DIGEST_TRENDING_COUNT = 5
+    settings.DIGEST_VIEW_MORE_COUNT = 0
+    _a_long_day()
+    _the_biggest_reader(50)
+    call_command("send_digests", day=DAY.isoformat())
+    (path,) = file_outbox.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    emailed = message.get_body(preferencelist=("html",)).get_content()
+    assert 5 <= emailed.count('class="snippet"') < 50
+
+    note = emailed[emailed.index('class="brief"') :]
+    view_url = re.search(r'href="https://digest\.example\.org(/digests/view/[^"]+)"', note)[1]
+    page = client.get(view_url).content.decode()
+
+    assert page.count('class="snippet"') == page.count('class="card-title"') == 50
+    assert 'class="brief"' not in page
