@@ -144,12 +144,17 @@ class SinkHandler:
         self.messages: list[tuple[list[str], bytes]] = []
         self.lock = threading.Lock()
         self.delay = 0.0  # seconds before each message's reply: a slower relay
+        # Run with the count of messages received, before the 250 reply (a fault at that moment).
+        self.on_message: Callable[[int], None] | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))
+            received = len(self.messages)
+        if self.on_message is not None:
+            self.on_message(received)
         return "250 Message accepted for delivery"
 
 

@@ -12,60 +12,27 @@ outstanding at that moment: on 5.7.0 the first round kills it, every time.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from digest.models import Delivery
 from tests.integration.conftest import (
     RedisServer,
-    SinkHandler,
     SmtpSink,
     Worker,
     make_subscribers,
     settled,
     statuses,
 )
-from tests.services import free_port, wait_for
+from tests.services import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 OUTAGE_SECONDS = 2.0
-
-
-class OutageSinkHandler(SinkHandler):
-    """The SMTP sink, with a hook run while a message is being accepted (before the 250 reply)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.on_message: Callable[[int], None] | None = None
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        reply = await super().handle_DATA(server, session, envelope)
-        with self.lock:
-            received = len(self.messages)
-        if self.on_message is not None:
-            self.on_message(received)
-        return reply
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
-    """Replaces the shared sink for this module: the `worker` fixture sends to this one."""
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    handler = OutageSinkHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield SmtpSink(handler, port)
-    controller.stop()
 
 
 def readers(count: int, *, prefix: str) -> set[str]:
@@ -97,7 +64,6 @@ def test_redis_stopped_as_batches_finish_worker_lives_and_sends_one_digest_each(
     worker: Worker, smtp_sink: SmtpSink, listing_day, redis_server: RedisServer
 ):
     handler = smtp_sink.handler
-    assert isinstance(handler, OutageSinkHandler)
     worker.start()
     assert worker.process is not None
     pid = worker.process.pid
