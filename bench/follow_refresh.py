@@ -22,10 +22,11 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from _django import peak_rss_mb, setup
+from _http import serve as serve_http
 from digest_build import DAY, build_slice, make_papers, make_subscribers
 
 FIRST = 10_000  # followed papers are 2610.<FIRST + n> (five digits), older than the day
@@ -67,43 +68,31 @@ def arxiv_entry(n: int) -> str:
 
 
 def serve(counts: Counter[str], lock: threading.Lock) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            if url.path.startswith("/api/papers/"):
-                with lock:
-                    counts["hf"] += 1
-                match = _ID.fullmatch(unquote(url.path.rsplit("/", 1)[1]))
-                n = int(match.group(1)) - FIRST if match else -1
-                self._send(json.dumps(changed_hf(n)).encode(), "application/json")
-            elif url.path == "/api/query":
-                with lock:
-                    counts["arxiv"] += 1
-                ids = parse_qs(url.query)["id_list"][0].split(",")
-                counts["arxiv_ids_max"] = max(counts["arxiv_ids_max"], len(ids))
-                entries = "".join(arxiv_entry(int(i.split(".")[1]) - FIRST) for i in ids)
-                feed = (
-                    '<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/'
-                    'Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">'
-                    f"<title>ArXiv Query</title>{entries}</feed>"
-                )
-                self._send(feed.encode(), "application/atom+xml")
-            else:
-                self.send_error(404)
+    """Hugging Face's paper endpoint and arXiv's query API, counting the requests."""
 
-        def _send(self, body: bytes, kind: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str) -> tuple[bytes, str] | None:
+        url = urlsplit(path)
+        if url.path.startswith("/api/papers/"):
+            with lock:
+                counts["hf"] += 1
+            match = _ID.fullmatch(unquote(url.path.rsplit("/", 1)[1]))
+            n = int(match.group(1)) - FIRST if match else -1
+            return json.dumps(changed_hf(n)).encode(), "application/json"
+        if url.path == "/api/query":
+            with lock:
+                counts["arxiv"] += 1
+            ids = parse_qs(url.query)["id_list"][0].split(",")
+            counts["arxiv_ids_max"] = max(counts["arxiv_ids_max"], len(ids))
+            entries = "".join(arxiv_entry(int(i.split(".")[1]) - FIRST) for i in ids)
+            feed = (
+                '<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/'
+                'Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">'
+                f"<title>ArXiv Query</title>{entries}</feed>"
+            )
+            return feed.encode(), "application/atom+xml"
+        return None
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_http(answer)
 
 
 def make_followed(count: int) -> None:

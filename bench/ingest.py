@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from _django import peak_rss_mb, setup
+from _http import serve as serve_http
 
 DAY = date(2026, 11, 24)
 PAGE = 100
@@ -42,22 +42,13 @@ def synthetic_items(count: int) -> list[dict[str, object]]:
 
 
 def serve(items: list[dict[str, object]]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            page = int(parse_qs(urlsplit(self.path).query).get("p", ["0"])[0])
-            body = json.dumps(items[page * PAGE : (page + 1) * PAGE]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    """The daily papers API, `PAGE` items per page (`?p=` is the page)."""
 
-        def log_message(self, *args: object) -> None:
-            pass
+    def answer(path: str) -> tuple[bytes, str]:
+        page = int(parse_qs(urlsplit(path).query).get("p", ["0"])[0])
+        return json.dumps(items[page * PAGE : (page + 1) * PAGE]).encode(), "application/json"
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_http(answer)
 
 
 def main() -> None:
