@@ -203,7 +203,7 @@ class DayRenderer:
     def _why_text(pick: Pick) -> str:
         topics = pick.reason.topics
         if pick.reason.similar_to:
-            return f"   Why: similar to “{pick.reason.similar_title}” that you liked\n"
+            return f"   Why: similar to “{pick.reason.similar_title}” {pick.reason.liked_how}\n"
         if not topics:
             return ""
         # One spelling per matched word, whatever its case in the title and the abstract.
@@ -262,7 +262,8 @@ class DayRenderer:
         reason = pick.reason
         why = ""
         if reason.similar_to:
-            label = f"Similar to <em>{html.escape(reason.similar_title)}</em> that you liked"
+            title, how = html.escape(reason.similar_title), html.escape(reason.liked_how)
+            label = f"Similar to <em>{title}</em> {how}"
             why = self._why.replace(_marker("text"), label)
         elif reason.topics:
             why = self._why.replace(_marker("text"), html.escape(reason.text))

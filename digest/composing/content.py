@@ -61,17 +61,22 @@ class Update:
 @dataclass(frozen=True, slots=True)
 class Reason:
     """Why a paper is in a digest: the topics it matched and the words that matched them, or
-    (Recommended for you) the paper the reader liked that it is most like."""
+    (Recommended for you) the paper the reader liked that it is most like. `similar_topic` is
+    the reader's `like:` topic that named that paper, when they did not vote on it."""
 
     topics: tuple[str, ...] = ()
     words: frozenset[str] = frozenset()
     similar_to: str = ""  # the arXiv id of that liked paper
     similar_title: str = ""
+    similar_topic: str = ""
 
     def as_dict(self) -> dict[str, object]:
         found: dict[str, object] = {"topics": list(self.topics), "words": sorted(self.words)}
         if self.similar_to:
-            found["similar_to"] = {"arxiv_id": self.similar_to, "title": self.similar_title}
+            similar = {"arxiv_id": self.similar_to, "title": self.similar_title}
+            if self.similar_topic:
+                similar["topic"] = self.similar_topic
+            found["similar_to"] = similar
             found["text"] = self.text
         return found
 
@@ -79,12 +84,19 @@ class Reason:
     def text(self) -> str:
         """The reason in words, as the email says it ("" for a trending paper)."""
         if self.similar_to:
-            return f"Similar to “{self.similar_title}” that you liked"
+            return f"Similar to “{self.similar_title}” {self.liked_how}"
         if self.topics:
             return (
                 f"Matches your topic{'s' if len(self.topics) > 1 else ''}: {', '.join(self.topics)}"
             )
         return ""
+
+    @property
+    def liked_how(self) -> str:
+        """How the reader told us they like the `similar_to` paper."""
+        if self.similar_topic:
+            return f"from your topic {self.similar_topic}"
+        return "that you liked"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,10 @@ def votes_by_subscriber(*, subscriber_ids: Iterable[int]) -> dict[int, list[Vote
     return found
 
 
-def topic_votes(topics: Iterable[str]) -> list[Vote]:
-    """`like:` topics as votes: `like:X` likes X; `... -like:X` (left out) dislikes it."""
-    found: dict[str, bool] = {}
+def topic_votes(topics: Iterable[str]) -> dict[str, tuple[Vote, str]]:
+    """`like:` topics as votes, by arXiv id, each with the first topic naming the paper:
+    `like:X` likes X; `... -like:X` (left out) dislikes it."""
+    found: dict[str, tuple[Vote, str]] = {}
     for topic in topics:
         try:
             root = parse(topic).root
@@ -46,15 +47,17 @@ def topic_votes(topics: Iterable[str]) -> list[Vote]:
             continue
         excluded = {n.text for n in root.exclude if isinstance(n, Term) and n.field == "like"}
         for arxiv_id in parse(topic).liked_ids:  # parse() is cached
-            found.setdefault(arxiv_id, arxiv_id not in excluded)
-    return [Vote(arxiv_id, liked) for arxiv_id, liked in found.items()]
+            found.setdefault(arxiv_id, (Vote(arxiv_id, arxiv_id not in excluded), topic))
+    return found
 
 
-def reader_model(*, votes: list[Vote], topics: list[str]) -> ReaderModel | None:
+def reader_model(
+    *, votes: list[Vote], from_topics: dict[str, tuple[Vote, str]]
+) -> ReaderModel | None:
     """The reader's model from both; a vote on a paper wins over a `like:` topic naming it."""
     voted = {vote.arxiv_id for vote in votes}
     return reader_model_train(
-        votes=[*votes, *(v for v in topic_votes(topics) if v.arxiv_id not in voted)]
+        votes=[*votes, *(v for i, (v, _) in from_topics.items() if i not in voted)]
     )
 
 
@@ -70,9 +73,13 @@ def recommended_select(
     subscriber = content.subscriber
     if not subscriber.recommendations_enabled or not (votes or any("like:" in t for t in topics)):
         return
-    model = reader_model(votes=votes, topics=topics)
+    from_topics = topic_votes(topics)
+    model = reader_model(votes=votes, from_topics=from_topics)
     if model is None:
         return
+    # The reason names the topic when the liked paper came from one and not from a vote.
+    voted_on = {vote.arxiv_id for vote in votes}
+    named_by = {i: topic for i, (_, topic) in from_topics.items() if i not in voted_on}
     features = context.features
     voted = features.texts(list(model.coefficients))
     weekly = subscriber.cadence == Subscriber.Cadence.WEEKLY
@@ -98,7 +105,11 @@ def recommended_select(
         liked = voted.get(found.because_of)
         if pk is None or liked is None:
             continue
-        reason = Reason(similar_to=found.because_of, similar_title=liked.title)
+        reason = Reason(
+            similar_to=found.because_of,
+            similar_title=liked.title,
+            similar_topic=named_by.get(found.because_of, ""),
+        )
         content.recommended.append(Pick(context.papers[pk], Section.RECOMMENDED, reason))
     if content.recommended:
         content.quiet_reason = ""

@@ -81,6 +81,7 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
                 frozenset(reason.get("words", ())),
                 similar_to=similar.get("arxiv_id", ""),
                 similar_title=similar.get("title", ""),
+                similar_topic=similar.get("topic", ""),
             ),
         )
         content.section(pick.section).append(pick)

@@ -3,6 +3,7 @@ email (HTML and text), in `preview_digest --format json`, in "view in browser", 
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import timedelta
 from io import StringIO
@@ -114,6 +115,38 @@ def test_a_like_topic_alone_brings_recommendations(snapshot_day):
     assert recommended and all(
         e["reason"]["similar_to"]["arxiv_id"] == LIKED[0] for e in recommended
     )
+
+
+def test_a_like_topic_is_named_as_the_reason_unless_a_vote_says_it_too(
+    snapshot_day, client, mailoutbox, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    topic = f"like:{LIKED[0]} -survey"
+    title = Paper.objects.get(arxiv_id=LIKED[0]).title
+    reader = SubscriberFactory(max_papers=10, topics=[topic])
+    expected = f"Similar to “{title}” from your topic {topic}"
+
+    recommended = preview(reader, snapshot_day)["sections"]["recommended"]
+    assert recommended and {e["reason"]["text"] for e in recommended} == {expected}
+    assert {e["reason"]["similar_to"]["topic"] for e in recommended} == {topic}
+    email = DayBuilder(snapshot_day).render(DayBuilder(snapshot_day).select(reader))
+    assert f"Similar to <em>{html.escape(title)}</em> from your topic {topic}" in email.html
+    assert f"Why: similar to “{title}” from your topic {topic}" in email.text
+    assert "that you liked" not in email.html + email.text
+    # "View in browser" says it the same way, from the delivery's row.
+    deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
+    row = Delivery.objects.get(subscriber=reader)
+    view = subscriber_links(reader, day=snapshot_day, delivery_id=row.pk).view_url
+    page = client.get(view.removeprefix(settings.SITE_URL)).content.decode()
+    assert f"from your topic {topic}" in page and "that you liked" not in page
+
+    # Once the reader also votes "More like this" on it, it is a paper they liked.
+    vote(reader, LIKED[0])
+    recommended = preview(reader, snapshot_day)["sections"]["recommended"]
+    assert recommended and {e["reason"]["text"] for e in recommended} == {
+        f"Similar to “{title}” that you liked"
+    }
+    assert all("topic" not in e["reason"]["similar_to"] for e in recommended)
 
 
 def test_votes_reorder_the_topic_section_without_removing_any(snapshot_day):
