@@ -314,15 +314,8 @@ class DayRenderer:
         "view in browser" page, where a reader can vote on more than the email showed).
         `for_inbox=False` (that page) writes every card in full: no inbox clips a web page."""
         subject = self.subject(content)
-        groups = [
-            (s, picks)
-            for s, picks in (
-                (Section.TRENDING, content.trending),
-                (Section.TOPICS, content.topics),
-                (Section.RECOMMENDED, content.recommended),
-            )
-            if picks
-        ]
+        in_order = (Section.TRENDING, Section.TOPICS, Section.RECOMMENDED)
+        groups = [(s, content.section(s)) for s in in_order if content.section(s)]
         bases = escape_bases(links.card_bases)
         updates = ""
         if content.updates:  # first: news the reader asked for, before the day's papers
