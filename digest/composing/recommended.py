@@ -17,7 +17,7 @@ from django.conf import settings
 
 from digest.composing.content import DigestContent, Pick, Reason, Section
 from digest.composing.selection import DayContext
-from digest.recommend import ReaderModel, Vote, reader_model_train, recommend, reorder
+from digest.recommend import Vote, reader_model_train, recommend, reorder
 from digest.topics import QueryError, parse
 from digest.topics.query import Term
 from subscriptions.models import Subscriber
@@ -51,16 +51,6 @@ def topic_votes(topics: Iterable[str]) -> dict[str, tuple[Vote, str]]:
     return found
 
 
-def reader_model(
-    *, votes: list[Vote], from_topics: dict[str, tuple[Vote, str]]
-) -> ReaderModel | None:
-    """The reader's model from both; a vote on a paper wins over a `like:` topic naming it."""
-    voted = {vote.arxiv_id for vote in votes}
-    return reader_model_train(
-        votes=[*votes, *(v for i, (v, _) in from_topics.items() if i not in voted)]
-    )
-
-
 def recommended_select(
     *,
     content: DigestContent,
@@ -73,13 +63,12 @@ def recommended_select(
     subscriber = content.subscriber
     if not subscriber.recommendations_enabled or not (votes or any("like:" in t for t in topics)):
         return
-    from_topics = topic_votes(topics)
-    model = reader_model(votes=votes, from_topics=from_topics)
+    # A vote on a paper wins over a `like:` topic naming it; the reason then says "you liked".
+    voted_on = {vote.arxiv_id for vote in votes}
+    from_topics = {i: pair for i, pair in topic_votes(topics).items() if i not in voted_on}
+    model = reader_model_train(votes=[*votes, *(vote for vote, _ in from_topics.values())])
     if model is None:
         return
-    # The reason names the topic when the liked paper came from one and not from a vote.
-    voted_on = {vote.arxiv_id for vote in votes}
-    named_by = {i: topic for i, (_, topic) in from_topics.items() if i not in voted_on}
     features = context.features
     voted = features.texts(list(model.coefficients))
     weekly = subscriber.cadence == Subscriber.Cadence.WEEKLY
@@ -105,11 +94,8 @@ def recommended_select(
         liked = voted.get(found.because_of)
         if pk is None or liked is None:
             continue
-        reason = Reason(
-            similar_to=found.because_of,
-            similar_title=liked.title,
-            similar_topic=named_by.get(found.because_of, ""),
-        )
+        _, topic = from_topics.get(found.because_of, (None, ""))
+        reason = Reason(similar_to=found.because_of, similar_title=liked.title, similar_topic=topic)
         content.recommended.append(Pick(context.papers[pk], Section.RECOMMENDED, reason))
     if content.recommended:
         content.quiet_reason = ""
