@@ -11,16 +11,22 @@ settings, `LinearSVC(C=0.01, class_weight="balanced")`, likes only, every other 
 window a negative; its `min_df=5` would leave no terms in 57 papers, so `min_df=1`) and random.
 The feature space is fitted over both days (the recommendation window), as the daily job does.
 
+`--seed-choices` repeats the model test (`tests/digest/test_recommend.py`: a reader likes three
+papers of an interest; do the interest's other papers rank above the rest of the listing?) for
+every choice of three liked papers among each interest's, not only the first three, and prints
+in how many choices they all do, ours and the recipe's.
+
 `--calibrate-like` prints, for every pair of papers of the listing, how well "cosine similarity
 at least t" separates pairs that share an interest from pairs that do not, and the t with the
 best F1 (precision matters in an email: a `like:` topic should not flood the digest).
 
-Usage: python bench/recommend_eval.py [--splits 300] [--seed 17] [--calibrate-like]
+Usage: python bench/recommend_eval.py [--splits 300] [--seed 17] [--seed-choices | --calibrate-like]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -38,12 +44,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=300, help="splits per interest")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--seed-choices", action="store_true")
     parser.add_argument("--calibrate-like", action="store_true")
     args = parser.parse_args()
     papers = _listing()
     interests = json.loads(INTERESTS.read_text())["interests"]
     if args.calibrate_like:
         _calibrate_like(papers, interests)
+        return 0
+    if args.seed_choices:
+        _seed_choices(papers, interests)
         return 0
     _evaluate(papers, interests, splits=args.splits, seed=args.seed)
     return 0
@@ -65,10 +75,29 @@ def _listing():
     ]
 
 
-def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
+def _recipe_features(papers):
+    """arxiv-sanity-lite's tf-idf, fitted over the window (`min_df=1`: see the docstring)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(
+        strip_accents="unicode",
+        stop_words="english",
+        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+        ngram_range=(1, 2),
+        max_df=0.1,
+        min_df=1,
+        norm="l2",
+        sublinear_tf=True,
+    ).fit_transform([paper.document for paper in papers])
+
+
+def _recipe_svm():
     from sklearn.svm import LinearSVC
 
+    return LinearSVC(C=0.01, class_weight="balanced", max_iter=10000, tol=1e-6)
+
+
+def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
     from digest.recommend import (
         Vote,
         day_features_build,
@@ -81,16 +110,7 @@ def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
     ids = [paper.arxiv_id for paper in papers]
     # Both features are fitted over the whole window, once, as the daily job does.
     space = feature_space_fit(window=papers)
-    recipe_x = TfidfVectorizer(
-        strip_accents="unicode",
-        stop_words="english",
-        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
-        ngram_range=(1, 2),
-        max_df=0.1,
-        min_df=1,
-        norm="l2",
-        sublinear_tf=True,
-    ).fit_transform([paper.document for paper in papers])
+    recipe_x = _recipe_features(papers)
     rng = random.Random(seed)
     table: dict[str, dict[str, list[float]]] = {}
     for name, interest in interests.items():
@@ -116,8 +136,7 @@ def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
             picks = recommend(day=day, model=model, voted=by_id, limit=k)
             scores["ours"].append(sum(p.arxiv_id in relevant for p in picks) / k)
             y = np.array([1 if i in likes else 0 for i in ids])
-            svm = LinearSVC(C=0.01, class_weight="balanced", max_iter=10000, tol=1e-6)
-            decision = svm.fit(recipe_x, y).decision_function(recipe_x)
+            decision = _recipe_svm().fit(recipe_x, y).decision_function(recipe_x)
             rank = sorted(day2, key=lambda i: -decision[ids.index(i)])[:k]
             scores["recipe"].append(sum(i in relevant for i in rank) / k)
             scores["random"].append(sum(i in relevant for i in rng.sample(day2, k)) / k)
@@ -137,6 +156,50 @@ def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
         print(
             f"p@k mean over {label:8s} interests ({len(names):2d}): "
             + "  ".join(f"{m}={v:.3f}" for m, v in means.items())
+        )
+
+
+def _seed_choices(papers, interests) -> None:
+    from digest.recommend import (
+        Vote,
+        day_features_build,
+        feature_space_fit,
+        reader_model_train,
+        reorder,
+    )
+
+    by_id = {paper.arxiv_id: paper for paper in papers}
+    ids = list(by_id)
+    space = feature_space_fit(window=papers)
+    recipe_x = _recipe_features(papers)
+    print(
+        "interest                 choices  all on top: ours recipe  median worst rank: ours recipe"
+    )
+    for name, interest in interests.items():
+        if len(interest["ids"]) < 4:
+            continue
+        on_top = {"ours": 0, "recipe": 0}
+        worst: dict[str, list[int]] = {"ours": [], "recipe": []}
+        choices = list(itertools.combinations(interest["ids"], 3))
+        for liked in choices:
+            others = set(interest["ids"]) - set(liked)
+            rest = [paper for paper in papers if paper.arxiv_id not in liked]
+            model = reader_model_train(votes=[Vote(i, True) for i in liked])
+            day = day_features_build(space=space, candidates=rest)
+            orders = {"ours": reorder(day=day, model=model, voted=by_id, papers=rest)}
+            y = np.array([1 if i in liked else 0 for i in ids])
+            decision = _recipe_svm().fit(recipe_x, y).decision_function(recipe_x)
+            orders["recipe"] = sorted(
+                (p.arxiv_id for p in rest), key=lambda i: -decision[ids.index(i)]
+            )
+            for method, order in orders.items():
+                rank = max(order.index(i) + 1 for i in others)
+                worst[method].append(rank)
+                on_top[method] += rank == len(others)
+        print(
+            f"{name:24s} {len(choices):7d}  {'':11s}{on_top['ours']:5d} {on_top['recipe']:6d}"
+            f"  {'':18s}{np.median(worst['ours']):5.1f} {np.median(worst['recipe']):6.1f}",
+            flush=True,
         )
 
 
