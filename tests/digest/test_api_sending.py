@@ -70,13 +70,12 @@ def test_api_sends_up_to_send_concurrency_at_once_each_on_its_own_connection(
     slow_provider, snapshot_day
 ):
     subscribers = SubscriberFactory.create_batch(16)
-    started = time.monotonic()
     report = deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
-    elapsed = time.monotonic() - started
     assert report.counts["sent"] == 16
+    # Four requests were in flight at once: not one after another. (Wall time is no measure
+    # here: it includes rendering, and it took 0.50 s against a 0.48 s bound on a loaded CI.)
     assert slow_provider.most_in_flight == 4
     assert len(slow_provider.connections) == 4  # one per sending thread, reused
-    assert elapsed < 16 * 0.03  # not one after another
     assert Counter(m.to[0] for m in mail.outbox) == Counter(s.email for s in subscribers)
     rows = Delivery.objects.all()
     assert {r.status for r in rows} == {Status.SENT}
