@@ -172,6 +172,16 @@ def test_votes_are_listed_newest_first_and_can_be_removed_one_or_all(client, rea
     assert "No votes yet" in client.get(link).content.decode()
 
 
+def test_a_single_vote_has_its_remove_button_and_no_remove_all(client, reader):
+    from subscriptions.votes import vote_record
+    from tests.factories import PaperFactory
+
+    vote_record(subscriber=reader, paper=PaperFactory(title="The one voted paper"), value="like")
+    html = client.get(url(reader)).content.decode()
+    assert "The one voted paper" in html and ">Remove<" in html
+    assert "Remove all" not in html  # not "Remove all 1 vote"
+
+
 def test_recommendations_switch_off_and_on(client, reader):
     link = url(reader)
     assert "Turn recommendations off" in client.get(link).content.decode()
