@@ -91,10 +91,15 @@ def _recipe_features(papers):
     ).fit_transform([paper.document for paper in papers])
 
 
-def _recipe_svm():
+def _recipe_order(recipe_x, ids, *, liked, candidates) -> list[str]:
+    """The candidates as the recipe ranks them: `LinearSVC(C=0.01, class_weight="balanced")`
+    trained on the liked papers against every other paper of the window, best first."""
     from sklearn.svm import LinearSVC
 
-    return LinearSVC(C=0.01, class_weight="balanced", max_iter=10000, tol=1e-6)
+    y = np.array([1 if i in liked else 0 for i in ids])
+    svm = LinearSVC(C=0.01, class_weight="balanced", max_iter=10000, tol=1e-6)
+    decision = dict(zip(ids, svm.fit(recipe_x, y).decision_function(recipe_x), strict=True))
+    return sorted(candidates, key=lambda i: -decision[i])
 
 
 def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
@@ -135,9 +140,7 @@ def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
             day = day_features_build(space=space, candidates=[by_id[i] for i in day2])
             picks = recommend(day=day, model=model, voted=by_id, limit=k)
             scores["ours"].append(sum(p.arxiv_id in relevant for p in picks) / k)
-            y = np.array([1 if i in likes else 0 for i in ids])
-            decision = _recipe_svm().fit(recipe_x, y).decision_function(recipe_x)
-            rank = sorted(day2, key=lambda i: -decision[ids.index(i)])[:k]
+            rank = _recipe_order(recipe_x, ids, liked=likes, candidates=day2)[:k]
             scores["recipe"].append(sum(i in relevant for i in rank) / k)
             scores["random"].append(sum(i in relevant for i in rng.sample(day2, k)) / k)
         table[name] = scores
@@ -187,10 +190,8 @@ def _seed_choices(papers, interests) -> None:
             model = reader_model_train(votes=[Vote(i, True) for i in liked])
             day = day_features_build(space=space, candidates=rest)
             orders = {"ours": reorder(day=day, model=model, voted=by_id, papers=rest)}
-            y = np.array([1 if i in liked else 0 for i in ids])
-            decision = _recipe_svm().fit(recipe_x, y).decision_function(recipe_x)
-            orders["recipe"] = sorted(
-                (p.arxiv_id for p in rest), key=lambda i: -decision[ids.index(i)]
+            orders["recipe"] = _recipe_order(
+                recipe_x, ids, liked=liked, candidates=[p.arxiv_id for p in rest]
             )
             for method, order in orders.items():
                 rank = max(order.index(i) + 1 for i in others)
