@@ -1,10 +1,11 @@
 """Recommendations: what a reader's votes say about the day's papers.
 
-In: the texts of the recommendation window's papers (title, abstract, authors, optional Hugging
-Face `ai_summary`), once a day; each reader's votes (arXiv id, liked or not). Out: per reader a
-small serialisable :class:`ReaderModel` (retrained only when the votes change), the day's
-candidates ranked for that reader with the liked paper each one is nearest to (the reason), the
-topic section reordered without removing anything, and `like:<arXiv id>` matches.
+In: the texts of the recommendation window's papers (title, abstract, authors, Hugging Face's
+`ai_summary` and `ai_keywords` where it has them), once a day; each reader's votes (arXiv id,
+liked or not). Out: per reader a small serialisable :class:`ReaderModel` (retrained only when
+the votes change), the day's candidates ranked for that reader with the liked paper each one is
+nearest to (the reason), the topic section reordered without removing anything, and
+`like:<arXiv id>` matches.
 
 A stage before composing: it imports :class:`digest.models.Paper` and libraries, nothing else of
 `digest`. Features in :mod:`digest.recommend.features`, models in
@@ -31,7 +32,7 @@ from digest.recommend.readers import (
     reader_models_refresh,
     votes_fingerprint,
 )
-from digest.recommend.window import WindowFeatures, paper_features_text
+from digest.recommend.window import WindowFeatures
 
 __all__ = [
     "LIKE_THRESHOLD",
@@ -46,7 +47,6 @@ __all__ = [
     "day_features_build",
     "feature_space_fit",
     "like_matches",
-    "paper_features_text",
     "paper_text",
     "reader_model_train",
     "reader_models_refresh",

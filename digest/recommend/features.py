@@ -51,29 +51,33 @@ _ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Z0-9]*[A-Z])s\b")
 
 @dataclass(frozen=True, slots=True)
 class PaperText:
-    """What the features read of a paper. `extra` is Hugging Face's one-line `ai_summary`."""
+    """What the features read of a paper: `extra` is Hugging Face's one-line `ai_summary`,
+    `keywords` its `ai_keywords` (field phrases such as "medical image segmentation" that an
+    abstract may never spell out)."""
 
     arxiv_id: str
     title: str
     abstract: str = ""
     authors: tuple[str, ...] = ()
     extra: str = ""
+    keywords: tuple[str, ...] = ()
 
     @property
     def document(self) -> str:
-        return " ".join(
-            part for part in (self.title, self.extra, self.abstract, " ".join(self.authors)) if part
-        )
+        parts = (self.title, ", ".join(self.keywords), self.extra, self.abstract)
+        return " ".join(part for part in (*parts, " ".join(self.authors)) if part)
 
 
-def paper_text(paper: Paper, *, ai_summary: str = "") -> PaperText:
-    """The features' view of a stored paper (`ai_summary` until Paper carries it)."""
+def paper_text(paper: Paper) -> PaperText:
+    """The features' view of a stored paper. Its arXiv categories stay out: "cs.LG" would
+    tokenise to "cs" and "LG", too broad or (as "IV", "CL") one with ordinary words."""
     return PaperText(
         arxiv_id=paper.arxiv_id,
         title=paper.title,
         abstract=paper.abstract,
         authors=tuple(str(name) for name in paper.authors or ()),
-        extra=ai_summary,
+        extra=paper.ai_summary,
+        keywords=tuple(str(keyword) for keyword in paper.keywords or ()),
     )
 
 

@@ -15,18 +15,13 @@ from digest.recommend.features import PaperText, feature_space_fit, paper_text
 from digest.recommend.ranking import DayFeatures, day_features_build, like_matches
 
 
-def paper_features_text(paper: Paper) -> PaperText:
-    """What the features read of a stored paper, its Hugging Face AI summary included."""
-    return paper_text(paper, ai_summary=getattr(paper, "ai_summary", "") or "")
-
-
 class WindowFeatures:
     """The window's papers (the last week's, as the topic section's) and the day's among them."""
 
     def __init__(self, *, papers: Sequence[Paper], day: date) -> None:
         self._papers = list(papers)
         self._day = day
-        self._texts = {paper.arxiv_id: paper_features_text(paper) for paper in self._papers}
+        self._texts = {paper.arxiv_id: paper_text(paper) for paper in self._papers}
         self._window: DayFeatures | None = None
         self._today: DayFeatures | None = None
         self._likes: dict[str, dict[str, float]] = {}
@@ -53,7 +48,7 @@ class WindowFeatures:
         if found is None:
             paper = Paper.objects.filter(arxiv_id=arxiv_id).first()
             if paper is not None:
-                found = self._texts[arxiv_id] = paper_features_text(paper)
+                found = self._texts[arxiv_id] = paper_text(paper)
         return found
 
     def texts(self, arxiv_ids: Sequence[str]) -> dict[str, PaperText]:
@@ -61,7 +56,7 @@ class WindowFeatures:
         missing = [i for i in arxiv_ids if i not in self._texts]
         if missing:
             for paper in Paper.objects.filter(arxiv_id__in=missing):
-                self._texts[paper.arxiv_id] = paper_features_text(paper)
+                self._texts[paper.arxiv_id] = paper_text(paper)
         return {i: self._texts[i] for i in arxiv_ids if i in self._texts}
 
     def like(self, arxiv_id: str) -> dict[str, float]:

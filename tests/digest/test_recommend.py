@@ -221,18 +221,45 @@ def test_readers_without_votes_have_no_model_and_bad_stored_data_is_refused():
         ReaderModel.from_dict({"fingerprint": "x", "coefficients": {"2305.00385": "much"}})
 
 
-def test_paper_text_reads_a_paper_its_authors_and_the_ai_summary():
+def test_paper_text_reads_a_paper_its_authors_and_hugging_faces_summary_and_keywords():
     paper = Paper(
         arxiv_id="2409.10594",
         title="Kolmogorov-Arnold Transformer",
         abstract="KAN layers.",
         authors=["Xingyi Yang", "Xinchao Wang"],
+        categories=["cs.LG", "cs.CV"],
+        keywords=["rational functions", "group-KAN"],
+        ai_summary="Replaces MLPs with KANs.",
     )
-    text = paper_text(paper, ai_summary="Replaces MLPs with KANs.")
-    assert text.document == (
-        "Kolmogorov-Arnold Transformer Replaces MLPs with KANs. KAN layers. "
-        "Xingyi Yang Xinchao Wang"
+    assert paper_text(paper).document == (
+        "Kolmogorov-Arnold Transformer rational functions, group-KAN Replaces MLPs with KANs. "
+        "KAN layers. Xingyi Yang Xinchao Wang"
     )
+
+
+def test_hugging_faces_keywords_make_papers_similar_that_share_no_other_word(papers):
+    """Two papers on one field in different words: only their AI keywords can bring one
+    to a reader who likes the other."""
+    mri = Paper(
+        arxiv_id="2601.00001",
+        title="Prostate lesions in bi-parametric MRI",
+        abstract="A detector for clinically significant lesions.",
+        keywords=["medical image segmentation"],
+    )
+    xray = Paper(
+        arxiv_id="2601.00002",
+        title="Chest radiographs with fourteen findings",
+        abstract="A multi-label classifier.",
+        keywords=["medical image segmentation"],
+    )
+    listing = list(papers.values())
+    bare = [PaperText(p.arxiv_id, p.title, p.abstract) for p in (mri, xray)]
+    tagged = [paper_text(mri), paper_text(xray)]
+    for window, similar in ((bare, False), (tagged, True)):
+        space = feature_space_fit(window=listing + window)
+        day = day_features_build(space=space, candidates=listing + window)
+        matches = dict(like_matches(day=day, exemplar=window[0]))
+        assert (xray.arxiv_id in matches) is similar, matches
 
 
 def test_a_batch_reorders_each_section_as_alone_even_papers_of_earlier_days(papers, space):

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from digest.composing.build import DayBuilder, subscriber_links
 from digest.delivery.batch import deliveries_plan, deliveries_send
 from digest.models import Delivery, Paper
-from digest.recommend import feature_space_fit, paper_features_text
+from digest.recommend import feature_space_fit, paper_text
 from subscriptions.models import Vote
 from tests.factories import SubscriberFactory
 
@@ -49,7 +49,7 @@ def preview(subscriber, day) -> dict:
 def cosine_to(liked: list[str], arxiv_id: str) -> dict[str, float]:
     """Brute-force cosine of `arxiv_id` to each liked paper, over the day's tf-idf vectors."""
     papers = list(Paper.objects.all())
-    texts = [paper_features_text(p) for p in papers]
+    texts = [paper_text(p) for p in papers]
     vectors = feature_space_fit(window=texts).transform(texts).toarray()
     row = {p.arxiv_id: n for n, p in enumerate(papers)}
     return {i: float(vectors[row[i]] @ vectors[row[arxiv_id]]) for i in liked}

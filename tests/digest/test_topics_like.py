@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from digest.composing.selection import DayContext, digest_select
 from digest.models import Paper
-from digest.recommend import LIKE_THRESHOLD, feature_space_fit, paper_features_text
+from digest.recommend import LIKE_THRESHOLD, feature_space_fit, paper_text
 from digest.topics import PaperIndex, PaperText, QueryError, parse, validate
 from subscriptions.models import Subscriber
 from tests.factories import SubscriberFactory
@@ -79,7 +79,7 @@ def test_the_index_scores_like_hits_by_similarity_and_combines_them():
 
 def _brute_force_like(papers: list[Paper], exemplar: str) -> set[str]:
     """Cosine similarity with numpy over the same tf-idf vectors, every pair computed."""
-    texts = [paper_features_text(p) for p in papers]
+    texts = [paper_text(p) for p in papers]
     vectors = feature_space_fit(window=texts).transform(texts).toarray().astype(np.float64)
     position = [p.arxiv_id for p in papers].index(exemplar)
     norms = np.linalg.norm(vectors, axis=1)
