@@ -99,10 +99,11 @@ def subscriber_request(
     """A signup from the form. The caller answers the same way whatever happens here, and always
     queues `signup_email_send` for the address, which decides which email (if any) goes out.
 
-    - new, pending, unsubscribed or bounced: pending with these preferences and fresh consent
-      provenance; they must confirm (again).
-    - active or paused: nothing changes here (an anonymous form must not rewrite a confirmed
-      reader's preferences); they get a manage link by email instead.
+    - new, pending, bounced, or unsubscribed before ever confirming: pending with these
+      preferences and fresh consent provenance; they must confirm (again).
+    - active, paused, or unsubscribed after confirming: nothing changes here (an anonymous form
+      must not rewrite a reader's saved topics and settings); they get a manage link by email
+      instead, where a former reader can resubscribe with them.
     - suppressed or complained: nothing is stored, nothing is sent. Returns None.
     """
     email = normalize_email(email)
@@ -115,7 +116,7 @@ def subscriber_request(
         )
         if subscriber.status == Subscriber.Status.COMPLAINED:
             return None
-        if subscriber.status in _CONFIRMED:
+        if subscriber.status in _CONFIRMED or _former_reader(subscriber):
             return subscriber
         subscriber.status = Subscriber.Status.PENDING
         subscriber.requested_at = at
@@ -127,6 +128,13 @@ def subscriber_request(
         subscriber.save()
         topics_replace(subscriber=subscriber, queries=preferences.topics)
     return subscriber
+
+
+def _former_reader(subscriber: Subscriber) -> bool:
+    """Confirmed once, then unsubscribed: their settings wait for them on the manage page."""
+    return (
+        subscriber.status == Subscriber.Status.UNSUBSCRIBED and subscriber.confirmed_at is not None
+    )
 
 
 def subscriber_confirm(*, subscriber: Subscriber, at: datetime | None = None) -> Subscriber:
@@ -236,9 +244,10 @@ def absolute_url(name: str, *args: str) -> str:
     return settings.SITE_URL + reverse(name, args=list(args))
 
 
-def signup_email_send(*, email: str) -> SignupEmail:
-    """Send whatever a signup for `email` calls for: a confirmation link to a pending
-    subscriber, a manage link to a confirmed one, nothing to anyone else (suppressed, gone)."""
+def signup_email_send(*, email: str, asked: str = "signup") -> SignupEmail:
+    """Send whatever a signup (`asked="signup"`) or a request for a new link (`"link"`) for
+    `email` calls for: a confirmation link to a pending subscriber, a manage link to a confirmed
+    or former reader, nothing to anyone else (suppressed, gone)."""
     email = normalize_email(email)
     subscriber = Subscriber.objects.filter(email=email).first()
     if subscriber is None or is_suppressed(email):
@@ -251,7 +260,7 @@ def signup_email_send(*, email: str) -> SignupEmail:
             ),
             "max_age_days": settings.CONFIRM_MAX_AGE_DAYS,
         }
-    elif subscriber.status in _CONFIRMED:
+    elif subscriber.status in _CONFIRMED or _former_reader(subscriber):
         kind = SignupEmail.MANAGE_LINK
         context = {
             "manage_url": _absolute("subscriptions:manage", make_token(subscriber, Purpose.MANAGE)),
@@ -260,6 +269,7 @@ def signup_email_send(*, email: str) -> SignupEmail:
     else:
         return SignupEmail.NONE
     context.update(
+        asked=asked,
         subscriber=subscriber,
         topics=[t.query for t in subscriber.topics.all()],
         unsubscribe_url=_absolute(

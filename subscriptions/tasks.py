@@ -16,10 +16,10 @@ from subscriptions import follow_links, retention, services
     retry_backoff=True,
     max_retries=3,
 )
-def send_signup_email(email: str) -> str:
-    """The confirmation or manage-link email after a signup (or nothing, see the service).
-    Safe to run twice: the worst case is a second copy of a link."""
-    return services.signup_email_send(email=email).value
+def send_signup_email(email: str, asked: str = "signup") -> str:
+    """The confirmation or manage-link email after a signup or a request for a new link (or
+    nothing, see the service). Safe to run twice: the worst case is a second copy of a link."""
+    return services.signup_email_send(email=email, asked=asked).value
 
 
 @shared_task(
@@ -40,11 +40,11 @@ def purge_unconfirmed() -> int:
     return retention.subscribers_purge_unconfirmed()
 
 
-def enqueue_signup_email(email: str) -> None:
+def enqueue_signup_email(email: str, *, asked: str = "signup") -> None:
     """Queue the signup email once the signup is committed. Always called, whatever the
     address, so the answer's timing does not depend on it; a broker outage is logged rather
     than turned into an error page that would differ from the usual answer."""
-    transaction.on_commit(lambda: send_signup_email.delay(email), robust=True)
+    transaction.on_commit(lambda: send_signup_email.delay(email, asked), robust=True)
 
 
 def enqueue_follow_link(email: str, arxiv_id: str) -> None:

@@ -89,7 +89,7 @@ def resend(request: HttpRequest) -> HttpResponse:
         return render(request, T + "bad_link.html", {"form": form, "purpose": ""}, status=400)
     if signup_limited(request):
         return _too_many(request)
-    tasks.enqueue_signup_email(form.cleaned_data["email"])
+    tasks.enqueue_signup_email(form.cleaned_data["email"], asked="link")
     return redirect("subscriptions:check_inbox")
 
 

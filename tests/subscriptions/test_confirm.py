@@ -112,6 +112,19 @@ def test_resend_answers_like_signup_and_sends_the_right_email(
     assert "/confirm/" in mail.outbox[0].body
 
 
+def test_a_reader_who_asks_for_a_new_link_is_not_told_someone_tried_to_subscribe(
+    client, django_capture_on_commit_callbacks
+):
+    SubscriberFactory(email="a@example.org", status="active")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("subscriptions:resend"), {"email": "a@example.org"})
+    (message,) = mail.outbox
+    html = message.alternatives[0][0]
+    assert "asked for a new link to the" in message.body and "/manage/" in message.body
+    assert "tried to subscribe" not in message.body + html
+    assert "Your new link" in html
+
+
 def test_confirmation_email_link_confirms(client, django_capture_on_commit_callbacks):
     from tests.subscriptions.conftest import signup_data
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.core import mail
 
@@ -11,6 +13,7 @@ from subscriptions.services import Preferences, SignupEmail
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 12, 7, 8, tzinfo=UTC)
 
 
 def request(email="s@example.org", **prefs):
@@ -38,11 +41,21 @@ def test_request_leaves_a_confirmed_reader_alone():
     assert reader.max_papers == 7 and [t.query for t in reader.topics.all()] == ["keep me"]
 
 
-@pytest.mark.parametrize("status", ["unsubscribed", "bounced"])
-def test_request_brings_a_former_reader_back_to_pending(status):
-    reader = SubscriberFactory(status=status)
-    request(reader.email)
+@pytest.mark.parametrize(
+    ("status", "confirmed_at"), [("unsubscribed", None), ("bounced", None), ("bounced", NOW)]
+)
+def test_request_brings_an_address_that_never_read_or_bounced_back_to_pending(status, confirmed_at):
+    reader = SubscriberFactory(status=status, confirmed_at=confirmed_at, topics=["old"])
+    request(reader.email, topics=("new",))
     assert Subscriber.objects.get(pk=reader.pk).status == "pending"
+    assert [t.query for t in reader.topics.all()] == ["new"]
+
+
+def test_request_leaves_a_reader_who_unsubscribed_alone():
+    reader = SubscriberFactory(status="unsubscribed", confirmed_at=NOW, topics=["keep me"])
+    assert request(reader.email, topics=("other",)) == reader
+    assert Subscriber.objects.get(pk=reader.pk).status == "unsubscribed"
+    assert [t.query for t in reader.topics.all()] == ["keep me"]
 
 
 def test_request_ignores_suppressed_and_complained():
@@ -93,7 +106,7 @@ def test_update_preferences_replaces_topics():
         ("pending", SignupEmail.CONFIRM),
         ("active", SignupEmail.MANAGE_LINK),
         ("paused", SignupEmail.MANAGE_LINK),
-        ("unsubscribed", SignupEmail.NONE),
+        ("unsubscribed", SignupEmail.MANAGE_LINK),  # had confirmed: resubscribe from there
         ("bounced", SignupEmail.NONE),
     ],
 )

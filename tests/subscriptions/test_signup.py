@@ -7,10 +7,12 @@ from html import unescape
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from subscriptions.forms import consent_text
 from subscriptions.models import Subscriber, Suppression
 from subscriptions.services import email_hash
+from subscriptions.tokens import Purpose, make_token
 from tests.factories import SubscriberFactory
 from tests.subscriptions.conftest import signup_data
 
@@ -100,29 +102,72 @@ def test_invalid_form_page_is_the_same_for_known_and_new_addresses(client, mask_
 
 
 @pytest.mark.parametrize(
-    ("status", "subject_word", "new_status"),
+    ("status", "confirmed", "subject_word", "new_status"),
     [
-        ("pending", "Confirm", "pending"),
-        ("active", "settings", "active"),
-        ("paused", "settings", "paused"),
-        ("unsubscribed", "Confirm", "pending"),
+        ("pending", False, "Confirm", "pending"),
+        ("active", True, "settings", "active"),
+        ("paused", True, "settings", "paused"),
+        ("unsubscribed", True, "settings", "unsubscribed"),
+        ("unsubscribed", False, "Confirm", "pending"),
+        ("bounced", True, "Confirm", "pending"),
     ],
 )
 def test_which_email_each_address_gets(
-    client, django_capture_on_commit_callbacks, status, subject_word, new_status
+    client, django_capture_on_commit_callbacks, status, confirmed, subject_word, new_status
 ):
-    SubscriberFactory(email="known@example.org", status=status, timezone="UTC")
+    SubscriberFactory(
+        email="known@example.org",
+        status=status,
+        timezone="UTC",
+        topics=["saved topic"],
+        confirmed_at=timezone.now() if confirmed else None,
+    )
     post(client, signup_data("known@example.org"), django_capture_on_commit_callbacks)
     assert len(mail.outbox) == 1
     assert subject_word in mail.outbox[0].subject
     subscriber = Subscriber.objects.get(email="known@example.org")
     assert subscriber.status == new_status
-    if status in ("active", "paused"):
-        # An anonymous form never rewrites a confirmed reader's settings.
+    if subject_word == "settings":
+        # An anonymous form never rewrites the settings a reader once confirmed.
         assert subscriber.timezone == "UTC"
+        assert [t.query for t in subscriber.topics.all()] == ["saved topic"]
         assert "/manage/" in mail.outbox[0].body
     else:
         assert subscriber.timezone == "Europe/Paris"
+
+
+def test_a_strangers_signup_keeps_a_former_readers_topics_for_her_to_resubscribe(
+    client, django_capture_on_commit_callbacks
+):
+    grace = SubscriberFactory(
+        email="grace@example.org", status="active", topics=["self-supervised", "diffusion"]
+    )
+    client.post(reverse("subscriptions:unsubscribe", args=[make_token(grace, Purpose.UNSUBSCRIBE)]))
+    grace.refresh_from_db()
+    assert grace.status == "unsubscribed"
+
+    post(
+        client,
+        signup_data("grace@example.org", topics="graph neural"),
+        django_capture_on_commit_callbacks,
+    )
+
+    grace.refresh_from_db()
+    assert grace.status == "unsubscribed"
+    assert [t.query for t in grace.topics.all()] == ["self-supervised", "diffusion"]
+    (message,) = mail.outbox
+    assert "You unsubscribed earlier, so nothing changed" in message.body
+    assert "Resubscribe" in message.alternatives[0][0]
+    # Her link opens her page with her topics, and one press brings her digest back.
+    manage = next(w for w in message.body.split() if "/manage/" in w)
+    path = manage.removeprefix("https://digest.example.org")
+    page = client.get(path).content.decode()
+    assert "self-supervised" in page and "graph neural" not in page
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    client.post(reverse("subscriptions:resubscribe", args=[token]))
+    grace.refresh_from_db()
+    assert grace.status == "active"
+    assert [t.query for t in grace.topics.all()] == ["self-supervised", "diffusion"]
 
 
 def test_suppressed_address_gets_nothing_and_is_not_stored(
@@ -140,7 +185,7 @@ def test_the_email_task_is_queued_for_every_address(
 ):
     queued: list[str] = []
     monkeypatch.setattr(
-        "subscriptions.tasks.send_signup_email.delay", lambda email: queued.append(email)
+        "subscriptions.tasks.send_signup_email.delay", lambda email, asked: queued.append(email)
     )
     Suppression.objects.create(email_hash=email_hash("gone@example.org"), reason="erased")
     SubscriberFactory(email="active@example.org", status="active")
