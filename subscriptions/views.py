@@ -47,6 +47,18 @@ def _subscriber(request: HttpRequest, token: str, purpose: Purpose) -> Subscribe
     return subscriber
 
 
+# What "Save" means for the reader's next digest, by their status (bounced: just "Saved.").
+_SAVED: dict[str, str] = {
+    Subscriber.Status.ACTIVE: "Saved. Your next digest uses these settings.",
+    Subscriber.Status.PAUSED: "Saved. Your digest is paused; it uses these settings when you "
+    "resume.",
+    Subscriber.Status.UNSUBSCRIBED: "Saved. You're unsubscribed, so no digest is sent; "
+    "resubscribe and it uses these settings.",
+    Subscriber.Status.PENDING: "Saved. Confirm your address with the link we emailed you and "
+    "your first digest uses these settings.",
+}
+
+
 # --- Signup ------------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
@@ -149,7 +161,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
                     services.subscriber_update_preferences(
                         subscriber=subscriber, preferences=form.preferences()
                     )
-                    messages.success(request, "Saved. Your next digest uses these settings.")
+                    messages.success(request, _SAVED.get(subscriber.status, "Saved."))
         except services.SubscriberStateError as error:
             messages.error(request, str(error))
         if form.is_bound and not form.is_valid():

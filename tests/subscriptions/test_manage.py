@@ -69,6 +69,22 @@ def test_save_preferences(client, reader):
     assert "Saved" in client.get(link).content.decode()
 
 
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        ("active", "Saved. Your next digest uses these settings."),
+        ("paused", "Saved. Your digest is paused; it uses these settings when you resume."),
+        ("unsubscribed", "Saved. You&#x27;re unsubscribed, so no digest is sent;"),
+        ("pending", "Saved. Confirm your address with the link we emailed you"),
+    ],
+)
+def test_saving_says_when_the_settings_take_effect(client, status, said):
+    subscriber = SubscriberFactory(status=status)
+    link = url(subscriber)
+    client.post(link, prefs())
+    assert said in client.get(link).content.decode()
+
+
 def test_bad_topic_is_explained_and_nothing_saved(client, reader):
     response = client.post(url(reader), prefs(topics="ok topic\n-only"))
     assert response.status_code == 400
