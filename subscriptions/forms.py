@@ -36,9 +36,27 @@ def consent_text() -> str:
     )
 
 
+# Files of the system's zoneinfo directory that are not a place's time zone.
+_NOT_A_PLACE = frozenset({"Factory", "localtime", "posixrules"})
+# The IANA areas of the region/city names offered in the list (not the old aliases such as
+# "US/Eastern" or "Brazil/East", which are still accepted: a browser may report one).
+_AREAS = frozenset(
+    {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe"}
+    | {"Indian", "Pacific"}
+)
+
+
 @lru_cache(maxsize=1)
 def time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """Every time zone name a reader may save."""
+    return frozenset(zoneinfo.available_timezones()) - _NOT_A_PLACE
+
+
+@lru_cache(maxsize=1)
+def time_zone_suggestions() -> tuple[str, ...]:
+    """The names the form suggests, in alphabetical order: UTC and every region/city."""
+    places = (name for name in time_zones() if name.split("/", 1)[0] in _AREAS and "/" in name)
+    return ("UTC", *sorted(places))
 
 
 class _Form(forms.Form):

@@ -83,7 +83,11 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         T + "subscribe.html",
-        {"form": form, "consent_text": forms.consent_text(), "time_zones": forms.time_zones()},
+        {
+            "form": form,
+            "consent_text": forms.consent_text(),
+            "time_zones": forms.time_zone_suggestions(),
+        },
     )
 
 
@@ -183,7 +187,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "deliveries": deliveries,
         "follows": follows.follows_running(subscriber=subscriber),
         "unsubscribe_token": make_token(subscriber, Purpose.UNSUBSCRIBE),
-        "time_zones": forms.time_zones(),
+        "time_zones": forms.time_zone_suggestions(),
     }
     return render(request, T + "manage.html", context, status=status)
 

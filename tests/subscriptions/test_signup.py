@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import unescape
 
 import pytest
@@ -222,10 +223,24 @@ def test_bad_topic_is_explained_next_to_the_field_naming_the_line(client):
     assert not Subscriber.objects.exists()
 
 
-def test_bad_time_zone_is_refused(client):
-    response = client.post(URL, signup_data(timezone="Mars/Olympus"))
+@pytest.mark.parametrize("name", ["Mars/Olympus", "Factory", "localtime"])
+def test_bad_time_zone_is_refused(client, name):
+    response = client.post(URL, signup_data(timezone=name))
     assert "Unknown time zone" in response.content.decode()
     assert not Subscriber.objects.exists()
+
+
+def test_an_old_alias_a_browser_may_report_is_accepted(client, django_capture_on_commit_callbacks):
+    post(client, signup_data(timezone="Asia/Calcutta"), django_capture_on_commit_callbacks)
+    assert Subscriber.objects.get().timezone == "Asia/Calcutta"
+
+
+def test_the_time_zone_list_is_alphabetical_places(client):
+    html = client.get(URL).content.decode()
+    listed = re.findall(r'<option value="([^"]+)"></option>', html.split('id="tz-list"')[1])
+    assert listed[0] == "UTC" and listed[1:] == sorted(listed[1:])
+    assert {"Europe/Paris", "America/New_York", "Asia/Kolkata"} <= set(listed)
+    assert not {"Factory", "localtime", "US/Eastern", "EST5EDT"} & set(listed)
 
 
 def test_rate_limit_per_ip_answers_429(client, settings, django_capture_on_commit_callbacks):
