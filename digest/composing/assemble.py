@@ -64,6 +64,14 @@ SECTION_TITLES = {
     Section.RECOMMENDED: "Recommended for you",
 }
 MORE_TITLE = "More papers of the day"
+# A weekly reader's trending papers are the week's (selection.py).
+WEEKLY_TRENDING_TITLE = "Trending this week"
+
+
+def section_title(section: Section, *, weekly: bool = False) -> str:
+    if weekly and section is Section.TRENDING:
+        return WEEKLY_TRENDING_TITLE
+    return SECTION_TITLES[section]
 
 
 def _marker(name: str) -> str:
@@ -130,7 +138,7 @@ class DayRenderer:
         self._snippets: dict[tuple[int, frozenset[str]], list[tuple[str, bool]]] = {}
         self._snippets_html: dict[tuple[int, frozenset[str]], str] = {}
         self._text_parts: dict[tuple[int, frozenset[str]], tuple[str, str]] = {}
-        self._sections: dict[Section, str] = {}
+        self._sections: dict[tuple[Section, bool], str] = {}
         self._update = env.get_template("_update.html")
         self._update_text = env.get_template("_update.txt")
         # Per event: the same line for every follower, inlined once a day.
@@ -294,11 +302,11 @@ class DayRenderer:
             found = self._updates[update.event_id] = (html_line.strip() + "\n", text_line)
         return found
 
-    def section(self, section: Section) -> str:
-        found = self._sections.get(section)
+    def section(self, section: Section, *, weekly: bool = False) -> str:
+        found = self._sections.get((section, weekly))
         if found is None:
-            found = self._sections[section] = inline_fragment(
-                self._section.render(title=SECTION_TITLES[section])
+            found = self._sections[(section, weekly)] = inline_fragment(
+                self._section.render(title=section_title(section, weekly=weekly))
             )
         return found
 
@@ -314,6 +322,7 @@ class DayRenderer:
         "view in browser" page, where a reader can vote on more than the email showed).
         `for_inbox=False` (that page) writes every card in full: no inbox clips a web page."""
         subject = self.subject(content)
+        weekly = content.weekly
         in_order = (Section.TRENDING, Section.TOPICS, Section.RECOMMENDED)
         groups = [(s, content.section(s)) for s in in_order if content.section(s)]
         bases = escape_bases(links.card_bases)
@@ -326,7 +335,8 @@ class DayRenderer:
         full = [self.card(p, bases) for p in picks_in_order]
         # Besides the cards: the shell and section titles (ASCII), and 2 KB for the values put
         # into the shell below (subject, preheader, intro, links, address).
-        fixed = len(self._shell) + len(updates) + sum(len(self.section(s)) for s, _ in groups)
+        fixed = len(self._shell) + len(updates)
+        fixed += sum(len(self.section(s, weekly=weekly)) for s, _ in groups)
         if for_inbox and fixed + sum(map(len, full)) > HTML_BUDGET // 2:  # else surely fits
             # Before the first compact card, a line says why and where the rest is in full.
             note = inline_fragment(self._brief_note.render(view_url=links.view_url))
@@ -341,7 +351,8 @@ class DayRenderer:
                 full[first] = note + full[first]
         cards = iter(full)
         sections = updates + "".join(
-            self.section(section) + "".join(next(cards) for _ in picks) for section, picks in groups
+            self.section(section, weekly=weekly) + "".join(next(cards) for _ in picks)
+            for section, picks in groups
         )
         if more:
             sections += inline_fragment(self._section.render(title=MORE_TITLE)) + "".join(
@@ -368,7 +379,7 @@ class DayRenderer:
             updates=[self.update(u)[1] for u in content.updates],
             sections=[
                 {
-                    "title": SECTION_TITLES[s],
+                    "title": section_title(s, weekly=weekly),
                     "cards": [self.text_card(p, links.card_bases) for p in picks],
                 }
                 for s, picks in groups

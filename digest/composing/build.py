@@ -154,7 +154,9 @@ def list_headers(subscriber: Subscriber, *, unsubscribe: str | None = None) -> d
     return {
         "List-Unsubscribe": ", ".join(uris),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": f"{settings.SITE_NAME} daily digest <digest.{settings.MAIL_DOMAIN}>",
+        # One list, its name in the reader's cadence ("Paper Digest weekly digest").
+        "List-Id": f"{settings.SITE_NAME} {subscriber.cadence} digest "
+        f"<digest.{settings.MAIL_DOMAIN}>",
     }
 
 

@@ -127,7 +127,8 @@ def intro_line(content: DigestContent) -> str:
         parts.append(f"{len(content.recommended)} recommended for you")
     if len(parts) > 2:
         parts = [", ".join(parts[:-1]), parts[-1]]
-    return "Today: " + " and ".join(parts) + "." if parts else ""
+    when = "This week: " if content.weekly else "Today: "
+    return when + " and ".join(parts) + "." if parts else ""
 
 
 def preheader_line(content: DigestContent) -> str:

@@ -120,6 +120,11 @@ class DigestContent:
     def picks(self) -> list[Pick]:
         return [*self.trending, *self.topics, *self.recommended]
 
+    @property
+    def weekly(self) -> bool:
+        """A weekly reader's digest: the week's papers, worded as such."""
+        return self.subscriber.cadence == Subscriber.Cadence.WEEKLY
+
     def section(self, section: Section) -> list[Pick]:
         return {
             Section.TRENDING: self.trending,

@@ -103,6 +103,31 @@ def test_list_headers_and_bare_to(settings, file_outbox, snapshot_day):
     assert urls[0] != urls[1]
 
 
+def test_a_weekly_digest_says_week_where_a_daily_one_says_today(
+    settings, file_outbox, snapshot_day
+):
+    SubscriberFactory(email="daily@example.org", topics=["diffusion"])
+    SubscriberFactory(
+        email="weekly@example.org",
+        topics=["diffusion"],
+        cadence=Subscriber.Cadence.WEEKLY,
+        weekday=snapshot_day.weekday(),
+    )
+    call_command("send_digests", day=snapshot_day.isoformat())
+    messages = outbox_messages(settings)
+    daily, weekly = messages["daily@example.org"], messages["weekly@example.org"]
+    for message, when, trending in (
+        (daily, "Today:", "Trending today"),
+        (weekly, "This week:", "Trending this week"),
+    ):
+        assert when in text_of(message) and when in html_of(message)
+        assert f"== {trending} ==" in text_of(message) and trending in html_of(message)
+    assert "week" not in text_of(daily).split("== For your topics ==")[0]
+    assert "today" not in text_of(weekly).lower().split("== for your topics ==")[0]
+    assert daily["List-Id"] == "Paper Digest daily digest <digest.digest.example.org>"
+    assert weekly["List-Id"] == "Paper Digest weekly digest <digest.digest.example.org>"
+
+
 def test_no_mailto_unless_inbound_is_wired(settings, file_outbox, snapshot_day):
     settings.UNSUBSCRIBE_MAILTO = ""
     SubscriberFactory(email="r@example.org")
