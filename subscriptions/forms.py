@@ -90,7 +90,13 @@ class PreferencesForm(_Form):
         ),
     )
     max_papers = forms.IntegerField(
-        min_value=1, max_value=50, initial=10, label="Papers per email (at most)"
+        min_value=1,
+        max_value=50,
+        initial=10,
+        label="Papers per email (at most)",
+        help_text="Trending and topic papers. Once you rate papers (“More like this”) or add "
+        f"a like: topic, up to {settings.DIGEST_RECOMMENDED_COUNT} recommended papers come on "
+        "top.",
     )
 
     def clean_topics(self) -> tuple[str, ...]:

@@ -48,6 +48,12 @@ def test_form_shows_fields_syntax_help_and_consent(client):
     assert reverse("subscriptions:preview") in html
 
 
+def test_the_cap_says_recommended_papers_come_on_top(client, settings):
+    html = unescape(client.get(URL).content.decode())
+    assert "Papers per email (at most)" in html
+    assert f"up to {settings.DIGEST_RECOMMENDED_COUNT} recommended papers come on top" in html
+
+
 def test_new_address_becomes_pending_with_consent_and_gets_a_confirmation(
     client, django_capture_on_commit_callbacks
 ):
