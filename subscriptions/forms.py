@@ -233,7 +233,11 @@ class VoteForm(_Form):
 class TopicAddForm(_Form):
     """Turn a vote into a topic: one query, checked like a line of the manage form's topics."""
 
-    topic = forms.CharField(max_length=200, label="Add a topic")
+    topic = forms.CharField(
+        max_length=200,
+        label="Or a topic in your own words",
+        widget=forms.TextInput(attrs={"placeholder": '"vision transformer" -survey'}),
+    )
 
     def __init__(self, *args: Any, subscriber: Subscriber, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -280,7 +280,7 @@ def feedback(request: HttpRequest, token: str, arxiv_id: str) -> HttpResponse:
             context |= {"added_topic": query, "already_had": not added}
         else:
             status = 400
-        context["topic_form"] = topic_form
+            context["topic_form"] = topic_form  # the reader's words, with what is wrong
         vote = votes.subscriber_vote(subscriber=subscriber, paper=paper)
     else:
         form = forms.VoteForm(request.POST)
@@ -290,8 +290,11 @@ def feedback(request: HttpRequest, token: str, arxiv_id: str) -> HttpResponse:
         vote = votes.vote_record(
             subscriber=subscriber, paper=paper, value=form.cleaned_data["vote"]
         )
-    suggestions = votes.topic_suggestions(paper=paper)
-    context |= {"vote": vote, "suggestions": suggestions}
+    context |= {
+        "vote": vote,
+        "suggestions": votes.topic_suggestions(paper=paper),
+        "topics": set(subscriber.topics.values_list("query", flat=True)),
+    }
     if vote is not None and vote.value == Vote.Value.LIKE and paper.withdrawn_at is None:
         # Liking a paper offers to follow it too (its code, new versions, the crowd).
         running = {f.paper_id for f in follows.follows_running(subscriber=subscriber)}
@@ -299,10 +302,8 @@ def feedback(request: HttpRequest, token: str, arxiv_id: str) -> HttpResponse:
             "subscriptions:follow", args=[make_token(subscriber, Purpose.FOLLOW), paper.arxiv_id]
         )
         context["following"] = paper.pk in running
-    context.setdefault(
-        "topic_form",
-        forms.TopicAddForm(subscriber=subscriber, initial={"topic": next(iter(suggestions), "")}),
-    )
+    # Empty: the suggestions have their own buttons; this field is for the reader's own words.
+    context.setdefault("topic_form", forms.TopicAddForm(subscriber=subscriber))
     return render(request, T + "feedback_recorded.html", context, status=status)
 
 

@@ -214,9 +214,28 @@ def test_a_liked_paper_becomes_a_topic_through_the_preferences(client, reader, p
     ]
     assert Vote.objects.get().value == "like"  # adding a topic leaves the vote alone
 
+    # The topic the reader now has is no longer offered; the others still are.
+    added = response.content.decode()
+    assert "Add <code>author:&quot;Xingyi Yang&quot;</code>" not in added
+    assert "<code>author:&quot;Xingyi Yang&quot;</code> is one of your topics" in added
+    assert "Add <code>&quot;Kolmogorov-Arnold Networks&quot;</code>" in added
+
     again = client.post(vote_url(reader), {"action": "topic", "topic": 'author:"Xingyi Yang"'})
     assert "already one of your topics" in again.content.decode()
     assert reader.topics.count() == 2
+
+
+def test_the_own_words_field_is_empty_so_no_suggestion_is_offered_twice(client, reader, paper):
+    voted = client.post(vote_url(reader), {"vote": "like"}).content.decode()
+    added = client.post(vote_url(reader), {"action": "topic", "topic": "like:2409.10594"})
+    for page in (voted, added.content.decode()):
+        fields = re.findall(r'<input type="text" name="topic"[^>]*>', page)
+        assert len(fields) == 1 and "value=" not in fields[0], fields
+    assert voted.count("like:2409.10594</code></button>") == 1
+    html = voted
+    # What it offers is said the way it works: like: brings papers like this one.
+    assert "not only ones like this" not in html
+    assert "the ones most similar to this paper" in html
 
 
 def test_a_bad_topic_is_explained_and_nothing_is_added(client, reader, paper):
