@@ -25,6 +25,8 @@ def test_public_archive_of_a_day(client, snapshot_day):
     assert "https://arxiv.org/abs/2409.10594" in body
     # The trending order: the most upvoted paper first.
     assert body.index("Kolmogorov-Arnold Transformer") < body.index("Transformer in Transformer")
+    # It ranks the day under today's curation, so it does not claim to be what was sent.
+    assert "as it went out" not in body and "Each digest opens with the first few" in body
 
 
 def test_archive_of_a_day_without_papers_or_a_bad_date_is_404(client, snapshot_day):
