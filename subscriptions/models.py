@@ -3,6 +3,8 @@ suppression list."""
 
 from __future__ import annotations
 
+import calendar
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -64,6 +66,15 @@ class Subscriber(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def schedule(self) -> str:
+        """When the digest comes, in words: "daily at 07:00 (Europe/Paris)", "every Wednesday
+        at 18:00 (America/New_York)"."""
+        when = "daily"
+        if self.cadence == self.Cadence.WEEKLY:
+            when = "every " + calendar.day_name[self.weekday]
+        return f"{when} at {self.delivery_hour:02d}:00 ({self.timezone})"
 
 
 class Topic(models.Model):

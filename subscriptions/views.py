@@ -129,16 +129,16 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _subscriber(request, token, Purpose.CONFIRM)
     if isinstance(subscriber, HttpResponse):
         return subscriber
-    if request.method == "GET":
+    already = subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
+    if request.method == "GET" and not already:
         return render(request, T + "confirm.html", {"subscriber": subscriber})
     try:
         services.subscriber_confirm(subscriber=subscriber)
     except services.SubscriberStateError as error:
         return render(request, T + "cannot.html", {"message": str(error)}, status=409)
     manage_token = make_token(subscriber, Purpose.MANAGE)
-    return render(
-        request, T + "confirmed.html", {"subscriber": subscriber, "manage_token": manage_token}
-    )
+    context = {"subscriber": subscriber, "manage_token": manage_token, "already": already}
+    return render(request, T + "confirmed.html", context)
 
 
 # --- Manage ------------------------------------------------------------------------------------

@@ -51,6 +51,34 @@ def test_confirming_twice_is_harmless(client, pending):
     assert Subscriber.objects.get(pk=pending.pk).confirmed_at == first
 
 
+def test_a_used_link_says_the_address_is_confirmed_and_offers_no_button(client, pending):
+    link = url(pending)
+    client.post(link)
+    first = Subscriber.objects.get(pk=pending.pk).confirmed_at
+    html = client.get(link).content.decode().replace("&#x27;", "'")
+    assert "You're subscribed" in html and "already confirmed" in html
+    assert "Yes, send me the digest" not in html and "/manage/" in html
+    assert Subscriber.objects.get(pk=pending.pk).confirmed_at == first
+
+
+def test_the_schedule_is_said_in_the_email_and_on_both_pages(
+    client, django_capture_on_commit_callbacks
+):
+    from tests.subscriptions.conftest import signup_data
+
+    data = signup_data("week@example.org", cadence="weekly", weekday="2", delivery_hour="18")
+    data["timezone"] = "America/New_York"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("subscriptions:subscribe"), data)
+    schedule = "every Wednesday at 18:00 (America/New_York)"
+    (message,) = mail.outbox
+    assert schedule in " ".join(message.body.split()) and schedule in message.alternatives[0][0]
+    link = next(w for w in message.body.split() if "/confirm/" in w)
+    path = link.removeprefix("https://digest.example.org")
+    assert schedule in client.get(path).content.decode()
+    assert schedule in client.post(path).content.decode()
+
+
 def test_link_expires(client, pending, settings):
     settings.CONFIRM_MAX_AGE_DAYS = 7
     link = url(pending)
