@@ -35,9 +35,14 @@ def environment() -> jinja2.Environment:
     return env
 
 
+_CSS_COMMENT = re.compile(r"/\*.*?\*/\s*", re.DOTALL)
+
+
 @lru_cache(maxsize=8)
 def stylesheet(name: str = "email.css") -> str:
-    return (EMAIL_TEMPLATES / name).read_text(encoding="utf-8")
+    """The email stylesheet without its comments: they are notes for us, and premailer keeps
+    the sheet in every email's <style> block for the clients that read media queries."""
+    return _CSS_COMMENT.sub("", (EMAIL_TEMPLATES / name).read_text(encoding="utf-8"))
 
 
 class _Premailer(Premailer):
