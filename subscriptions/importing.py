@@ -64,10 +64,12 @@ class ImportReport:
     def summary(self) -> str:
         summary = (
             f"{self.created} created, {self.updated} updated, "
-            f"{self.unchanged_opted_out} left alone (opted out), {len(self.errors)} bad rows"
+            f"{self.unchanged_opted_out} left alone (opted out), "
+            f"{len(self.errors)} bad row{'s' if len(self.errors) != 1 else ''}"
         )
         if self.confirmations:
-            summary += f"; {self.confirmations} confirmation emails queued"
+            n = self.confirmations
+            summary += f"; {n} confirmation email{'s' if n != 1 else ''} queued"
         return summary
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -38,6 +39,15 @@ def test_home_lists_the_latest_day_in_trending_order(client):
     assert "<details" in html and "<summary>" in html
     assert '<html lang="en">' in html
     assert reverse("subscriptions:subscribe") in html
+
+
+def test_a_screen_reader_hears_1_upvote_and_2_upvotes(client):
+    day = dt.date(2025, 11, 20)
+    PaperFactory(arxiv_id="2511.00001", upvotes=1, listed_on=day)
+    PaperFactory(arxiv_id="2511.00002", upvotes=2, listed_on=day)
+    html = client.get(reverse("home")).content.decode()
+    heard = re.findall(r'votes-count">(\d+)</span><span class="visually-hidden"> (\w+)<', html)
+    assert sorted(heard) == [("1", "upvote"), ("2", "upvotes")]
 
 
 def test_home_without_papers(client):
