@@ -72,6 +72,11 @@ def validate(
         parsed = parse(query)
     except QueryError as error:
         return error.message
+    if _matches_nearly_all(parsed.root):
+        return (
+            "this would bring nearly every paper: words such as “the”, “of” or “we” are in every "
+            "abstract; add a subject word, e.g. diffusion"
+        )
     if known is not None and parsed.liked_ids:
         have = set(known(parsed.liked_ids))
         if missing := [arxiv_id for arxiv_id in parsed.liked_ids if arxiv_id not in have]:
@@ -80,6 +85,26 @@ def validate(
                 "been in the digest (its link ends with the id, e.g. like:2409.10594)"
             )
     return None
+
+
+# Words in (nearly) every English abstract: a topic of these alone is no filter at all.
+# fmt: off
+_FUNCTION_WORDS = frozenset({
+    "a", "an", "the", "of", "and", "or", "in", "on", "for", "to", "with", "by", "at", "from",
+    "as", "is", "are", "be", "this", "that", "these", "we", "our", "it", "its",
+})
+# fmt: on
+
+
+def _matches_nearly_all(node: Node) -> bool:
+    """Whether a topic's words are all function words (``the``, ``a OR diffusion``), so that
+    it would match nearly every paper."""
+    if isinstance(node, Term):
+        words = node.text.casefold().split()
+        return node.field == "any" and all(word in _FUNCTION_WORDS for word in words)
+    if isinstance(node, AnyOf):
+        return any(_matches_nearly_all(option) for option in node.options)
+    return all(_matches_nearly_all(child) for child in node.include)
 
 
 @lru_cache(maxsize=65_536)
