@@ -40,7 +40,7 @@ class TopicInline(ReadOnlyInline):
 class ImportForm(forms.Form):
     file = forms.FileField(
         help_text="CSV with a header row: email, topics (separated by ;) and "
-        "optionally cadence, hour, timezone, cap."
+        "optionally cadence, weekday, hour, timezone, cap."
     )
     confirmed = forms.BooleanField(
         required=False,

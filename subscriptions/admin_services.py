@@ -3,6 +3,7 @@ export, and preview or test-send a digest. The admin only parses input and calls
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,7 +27,7 @@ LIFTABLE_REASONS = (SUPPRESSED_BY_EDITOR, "bounced")
 
 _RECEIVING = (Subscriber.Status.PENDING, Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
 
-EXPORT_COLUMNS = ("email", "status", "topics", "cadence", "hour", "timezone", "cap")
+EXPORT_COLUMNS = ("email", "status", "topics", "cadence", "weekday", "hour", "timezone", "cap")
 
 
 def _locked(subscriber: Subscriber) -> Subscriber:
@@ -114,6 +115,7 @@ def subscribers_export_rows(*, subscribers: Iterable[Subscriber]) -> Iterator[li
                 subscriber.status,
                 ";".join(topic.query for topic in subscriber.topics.all()),
                 subscriber.cadence,
+                calendar.day_name[subscriber.weekday].lower(),
                 str(subscriber.delivery_hour),
                 subscriber.timezone,
                 str(subscriber.max_papers),

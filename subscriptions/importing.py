@@ -1,7 +1,8 @@
 """Import subscribers from CSV (RFC 4180): validate every row first, then write the good ones.
 
-Columns: email, topics (separated by ";"), and optionally cadence, hour, timezone, cap. A bad row
-is reported with its line number and nothing of it is written; good rows are imported. Importing
+Columns: email, topics (separated by ";"), and optionally cadence, weekday (a day's name), hour,
+timezone, cap. A bad row is reported with its line number and every problem it has, and nothing
+of it is written; good rows are imported. Importing
 again updates preferences and topics. An address that unsubscribed, bounced, complained or was
 erased is never re-activated by an import. A cell the export protected against spreadsheet
 formulas (`'-survey`) is read back as it was (`-survey`).
@@ -9,11 +10,11 @@ formulas (`'-survey`) is read back as it was (`-survey`).
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -22,11 +23,14 @@ from django.utils import timezone
 
 from digest.papers.selectors import arxiv_ids_known
 from digest.topics import validate as validate_query
+from subscriptions.forms import time_zones
 from subscriptions.models import Subscriber
 from subscriptions.services import is_suppressed, normalize_email, topics_replace
 from subscriptions.tasks import enqueue_signup_email
 
 REQUIRED = ("email", "topics")
+# The `weekday` column: a day's name, whole or its first three letters ("wednesday", "Wed").
+WEEKDAYS = {name[:3].lower(): name.lower() for name in calendar.day_name}
 OPTIONAL = ("cadence", "hour", "timezone", "cap")
 CONSENT_TEXT_IMPORTED = "Consent given elsewhere and imported by an operator"
 
@@ -100,37 +104,48 @@ def parse_rows(text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]:
 
 
 def _parse_row(row: dict[str, str | None], line: int) -> ImportRow:
+    """One row, or ValueError naming every problem it has (not only the first)."""
     if None in row:
         raise ValueError("more fields than the header has columns")
     row = {name: spreadsheet_value(value or "") for name, value in row.items()}
+    problems: list[str] = []
     email = normalize_email(row.get("email") or "")
     try:
         validate_email(email)
-    except ValidationError as exc:
-        raise ValueError(f"invalid email {email!r}") from exc
+    except ValidationError:
+        problems.append(f"invalid email {email!r}")
     topics = [t.strip() for t in (row.get("topics") or "").split(";") if t.strip()]
     for topic in topics:
         if message := validate_query(topic, known=arxiv_ids_known):
-            raise ValueError(f"topic {topic!r}: {message}")
+            problems.append(f"topic {topic!r}: {message}")
     values: dict[str, object] = {}
     if cadence := (row.get("cadence") or "").strip().lower():
-        if cadence not in Subscriber.Cadence.values:
-            raise ValueError(f"cadence must be daily or weekly, got {cadence!r}")
-        values["cadence"] = cadence
+        if cadence in Subscriber.Cadence.values:
+            values["cadence"] = cadence
+        else:
+            problems.append(f"cadence must be daily or weekly, got {cadence!r}")
+    if weekday := (row.get("weekday") or "").strip().lower():
+        if weekday[:3] in WEEKDAYS and WEEKDAYS[weekday[:3]].startswith(weekday):
+            values["weekday"] = list(WEEKDAYS).index(weekday[:3])
+        else:
+            problems.append(f"weekday must be a day's name such as monday or mon, got {weekday!r}")
     if hour := (row.get("hour") or "").strip():
-        if not hour.isdigit() or not 0 <= int(hour) <= 23:
-            raise ValueError(f"hour must be 0-23, got {hour!r}")
-        values["delivery_hour"] = int(hour)
+        if hour.isdigit() and 0 <= int(hour) <= 23:
+            values["delivery_hour"] = int(hour)
+        else:
+            problems.append(f"hour must be 0-23, got {hour!r}")
     if tz := (row.get("timezone") or "").strip():
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {tz!r}") from exc
-        values["timezone"] = tz
+        if tz in time_zones():
+            values["timezone"] = tz
+        else:
+            problems.append(f"unknown time zone {tz!r}")
     if cap := (row.get("cap") or "").strip():
-        if not cap.isdigit() or not 1 <= int(cap) <= 50:
-            raise ValueError(f"cap must be 1-50, got {cap!r}")
-        values["max_papers"] = int(cap)
+        if cap.isdigit() and 1 <= int(cap) <= 50:
+            values["max_papers"] = int(cap)
+        else:
+            problems.append(f"cap must be 1-50, got {cap!r}")
+    if problems:
+        raise ValueError("; ".join(problems))
     return ImportRow(line=line, email=email, topics=topics, values=values)
 
 

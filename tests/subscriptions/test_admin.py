@@ -113,18 +113,20 @@ def test_export_rows_round_trip_through_the_importer():
         email="a@example.org",
         topics=["diffusion", '"large language model" -survey'],
         cadence="weekly",
+        weekday=2,
         delivery_hour=9,
         timezone="Europe/Paris",
         max_papers=12,
     )
     rows = list(admin_services.subscribers_export_rows(subscribers=Subscriber.objects.all()))
     assert rows == [
-        ["email", "status", "topics", "cadence", "hour", "timezone", "cap"],
+        ["email", "status", "topics", "cadence", "weekday", "hour", "timezone", "cap"],
         [
             "a@example.org",
             "active",
             'diffusion;"large language model" -survey',
             "weekly",
+            "wednesday",
             "9",
             "Europe/Paris",
             "12",
@@ -135,6 +137,7 @@ def test_export_rows_round_trip_through_the_importer():
     parsed, errors = parse_rows(buffer.getvalue())
     assert errors == []
     assert parsed[0].topics == ["diffusion", '"large language model" -survey']
+    assert parsed[0].values["cadence"] == "weekly" and parsed[0].values["weekday"] == 2
 
 
 def test_export_cells_never_start_a_spreadsheet_formula_and_import_back_unchanged():
@@ -221,8 +224,8 @@ def test_export_csv_action(admin_client):
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     assert response.content.decode() == (
-        "email,status,topics,cadence,hour,timezone,cap\r\n"
-        "b@example.org,active,cat:cs.CL;robots,daily,7,UTC,10\r\n"
+        "email,status,topics,cadence,weekday,hour,timezone,cap\r\n"
+        "b@example.org,active,cat:cs.CL;robots,daily,monday,7,UTC,10\r\n"
     )
 
 

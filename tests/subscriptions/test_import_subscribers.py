@@ -59,6 +59,28 @@ def test_bad_rows_are_reported_with_line_numbers_and_good_rows_imported(csv_file
     assert Subscriber.objects.get(email="grace@example.org").cadence == "weekly"
 
 
+def test_a_row_with_several_problems_reports_them_all_and_a_weekday_is_read(tmp_path, capsys):
+    path = tmp_path / "readers.csv"
+    rows = [
+        ["email", "topics", "cadence", "weekday", "hour", "timezone", "cap"],
+        ["bad@example.org", "diffusion", "fortnightly", "someday", "25", "Factory", "0"],
+        ["wed@example.org", "diffusion", "weekly", "Wed", "18", "America/New_York", ""],
+    ]
+    path.write_text(as_csv(rows), encoding="utf-8")
+    call_command("import_subscribers", str(path), "--confirmed")
+    err = capsys.readouterr().err
+    for problem in (
+        "cadence must be daily or weekly, got 'fortnightly'",
+        "weekday must be a day's name such as monday or mon, got 'someday'",
+        "hour must be 0-23, got '25'",
+        "unknown time zone 'Factory'",
+        "cap must be 1-50, got '0'",
+    ):
+        assert problem in err
+    assert list(Subscriber.objects.values_list("email", flat=True)) == ["wed@example.org"]
+    assert Subscriber.objects.get().schedule == "every Wednesday at 18:00 (America/New_York)"
+
+
 def test_without_confirmed_new_addresses_must_confirm(
     csv_file, mailoutbox, capsys, django_capture_on_commit_callbacks
 ):

@@ -13,7 +13,8 @@ from subscriptions.importing import subscribers_import
 class Command(BaseCommand):
     help = (
         "Import subscribers from a CSV file with columns email,topics (topics separated by ';') "
-        "and optional cadence, hour, timezone, cap. Bad rows are reported; good rows imported."
+        "and optional cadence, weekday, hour, timezone, cap. Bad rows are reported; good rows "
+        "imported."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
