@@ -2,10 +2,10 @@
 
 Columns: email, topics (separated by ";"), and optionally cadence, weekday (a day's name), hour,
 timezone, cap. A bad row is reported with its line number and every problem it has, and nothing
-of it is written; good rows are imported. Importing
-again updates preferences and topics. An address that unsubscribed, bounced, complained or was
-erased is never re-activated by an import. A cell the export protected against spreadsheet
-formulas (`'-survey`) is read back as it was (`-survey`).
+of it is written; good rows are imported. Importing again updates preferences and topics. An
+address that unsubscribed, bounced, complained or was erased is never re-activated by an import.
+A cell the export protected against spreadsheet formulas (`'-survey`) is read back as it was
+(`-survey`).
 """
 
 from __future__ import annotations
