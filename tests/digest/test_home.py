@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from tests.factories import PaperFactory
@@ -99,3 +102,11 @@ def test_home_list_follows_fetches_and_curation_at_once(client):
     assert "A newly fetched paper" in client.get("/").content.decode()
     paper_hide(paper=first, editor=None)
     assert "First listed paper" not in client.get("/").content.decode()
+
+
+def test_every_page_names_the_site_icon_so_browsers_do_not_ask_for_favicon_ico(client):
+    html = client.get(reverse("home")).content.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+    assert icon is not None
+    path = finders.find(icon.group(1).removeprefix(settings.STATIC_URL))
+    assert path and "<svg" in Path(path).read_text()
