@@ -3,6 +3,8 @@ email is the reader's key. Views parse input and call services; the rules live i
 
 from __future__ import annotations
 
+import textwrap
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -207,7 +209,8 @@ def _manage_votes(request: HttpRequest, subscriber: Subscriber, action: str) -> 
         )
         if vote is not None:
             votes.vote_remove(subscriber=subscriber, paper=vote.paper)
-            messages.success(request, f"Removed your vote on “{vote.paper.title[:80]}”.")
+            title = textwrap.shorten(vote.paper.title, 80, placeholder="…")
+            messages.success(request, f"Removed your vote on “{title}”.")
     elif action == "votes_clear":
         count = votes.votes_clear(subscriber=subscriber)
         messages.success(request, f"Removed all your votes ({count}).")

@@ -167,7 +167,10 @@ def test_votes_are_listed_newest_first_and_can_be_removed_one_or_all(client, rea
     html = client.get(link).content.decode()
     positions = [html.index(f"Voted paper {n}") for n in (2, 1, 0)]
     assert positions == sorted(positions)  # newest first
-    assert html.count(">Less like this<") == 1 and "Remove all 3 votes" in html
+    assert html.count(">Less like this<") == 1 and "Remove all 3 votes…</summary>" in html
+    # Removing all takes a second, deliberate click: the button is inside a closed <details>.
+    details = html[html.index('<details class="votes-clear">') : html.index("</details>")]
+    assert "Yes, remove all 3 votes</button>" in details and "<details open" not in html
 
     target = Vote.objects.get(subscriber=reader, paper=papers[1])
     response = client.post(link, {"action": "vote_remove", "vote": str(target.pk)})
@@ -186,6 +189,19 @@ def test_votes_are_listed_newest_first_and_can_be_removed_one_or_all(client, rea
     client.post(link, {"action": "votes_clear"})
     assert not reader.votes.exists() and Vote.objects.filter(subscriber=other).exists()
     assert "No votes yet" in client.get(link).content.decode()
+
+
+def test_removing_a_vote_on_a_long_title_says_it_in_whole_words(client, reader):
+    from subscriptions.votes import vote_record
+    from tests.factories import PaperFactory
+
+    title = "Multimodal Data Integration for Oncology in the Era of Deep Neural Networks: A Review"
+    vote = vote_record(subscriber=reader, paper=PaperFactory(title=title), value="like")
+    link = url(reader)
+    client.post(link, {"action": "vote_remove", "vote": str(vote.pk)})
+    html = client.get(link).content.decode()
+    said = "Removed your vote on “Multimodal Data Integration for Oncology in the Era of Deep "
+    assert said + "Neural Networks: A…”" in html  # not cut inside "Networks"
 
 
 def test_a_single_vote_has_its_remove_button_and_no_remove_all(client, reader):
