@@ -176,7 +176,9 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("subscriptions:manage", token=token)
     else:
         status = 200
-    deliveries = subscriber.deliveries.filter(status="sent").order_by("-digest_date")[:10]
+    sent = subscriber.deliveries.filter(status="sent").order_by("-digest_date")[:10]
+    # Each with its "view in browser" token, as in the email itself.
+    deliveries = [(d, make_token(subscriber, Purpose.VIEW, extra=d.pk)) for d in sent]
     shown_votes = list(votes.subscriber_votes(subscriber=subscriber)[:MANAGE_VOTES_SHOWN])
     vote_count = subscriber.votes.count() if len(shown_votes) == MANAGE_VOTES_SHOWN else 0
     context = {

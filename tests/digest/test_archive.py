@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from digest.models import Delivery, Paper
 from subscriptions.tokens import Purpose, make_token
@@ -95,3 +96,21 @@ def test_view_token_is_checked(client, snapshot_day):
         make_token(subscriber, Purpose.UNSUBSCRIBE),
     ):
         assert client.get(f"/digests/view/{token}/").status_code == 404
+
+
+def test_the_manage_page_links_each_recent_digest_to_its_web_version(
+    client, file_outbox, snapshot_day
+):
+    reader = SubscriberFactory(email="reader@example.org", topics=["diffusion"])
+    call_command("send_digests", day=snapshot_day.isoformat())
+    (path,) = file_outbox.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    emailed = message.get_body(preferencelist=("html",)).get_content()
+
+    manage = reverse("subscriptions:manage", args=[make_token(reader, Purpose.MANAGE)])
+    page = client.get(manage).content.decode()
+    link = re.search(r'<ul class="deliveries">.*?<a href="([^"]+)">([^<]+)</a>', page, re.S)
+    assert link is not None and html.unescape(link[2]) == str(message["Subject"])
+    web = client.get(link[1]).content.decode()
+    titles = re.findall(r'class="card-title"[^>]*>([^<]+)<', emailed)
+    assert titles and re.findall(r'class="card-title"[^>]*>([^<]+)<', web)[: len(titles)] == titles
