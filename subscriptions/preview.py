@@ -11,7 +11,7 @@ from django.db.models import Count, Max
 from digest.models import Paper
 from digest.papers.selectors import arxiv_ids_known, latest_listing_day, papers_listed
 from digest.recommend import WindowFeatures
-from digest.topics import PaperIndex, PaperText, highlight
+from digest.topics import PaperIndex, PaperText, highlight, parse
 from digest.topics import validate as topic_error
 
 PREVIEW_DAYS = 7
@@ -34,6 +34,24 @@ class Preview:
     days: int = PREVIEW_DAYS
     total: int = 0
     items: list[PreviewItem] = field(default_factory=list)
+    hint: str = ""  # what to make of no match
+
+
+def _empty_hint(query: str) -> str:
+    """Why a valid topic may match nothing this week, by what it asks for."""
+    fields = {term.field for term in parse(query).positive_terms}
+    if fields == {"author"}:
+        return (
+            "No paper by this author in the last week. The topic stays and brings their next one."
+        )
+    if "cat" in fields:
+        return (
+            "No paper in this category in the last week. Categories come from arXiv's listings; "
+            "check the name (e.g. cs.CL, stat.ML)."
+        )
+    if fields == {"like"}:
+        return "No paper this week is close enough to that one. New ones will be, in time."
+    return "Nothing matched this week. Try fewer words, or OR between alternatives."
 
 
 @lru_cache(maxsize=4)
@@ -115,6 +133,8 @@ def topic_preview(*, query: str, days: int = PREVIEW_DAYS, limit: int = 8) -> Pr
         key=lambda item: (-item[1].score, -papers[item[0]].upvotes, papers[item[0]].arxiv_id),
     )
     preview.total = len(ranked)
+    if not ranked:
+        preview.hint = _empty_hint(query)
     for key, match in ranked[:limit]:
         paper = papers[key]
         preview.items.append(

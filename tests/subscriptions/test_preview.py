@@ -70,9 +70,20 @@ def test_empty_query_gets_a_hint(client, listing):
     assert "Type a topic" in response.content.decode()
 
 
-def test_no_match(client, listing):
-    html = client.get(URL, {"q": "quantum"}).content.decode()
-    assert "<strong>0</strong> papers" in html and "Nothing matched" in html
+@pytest.mark.parametrize(
+    ("query", "hint"),
+    [
+        ("quantum", "Nothing matched this week. Try fewer words, or OR between alternatives."),
+        ('author:"Yann LeCun"', "No paper by this author in the last week."),
+        ("cat:cs.CL", "No paper in this category in the last week."),
+        ("cat:cs.CL diffusion", "No paper in this category in the last week."),
+    ],
+)
+def test_no_match_says_what_to_make_of_it(client, listing, query, hint):
+    html = client.get(URL, {"q": query}).content.decode()
+    assert "<strong>0</strong> papers" in html and hint in html
+    if query.startswith("author:"):
+        assert "fewer words" not in html  # not advice for a name
 
 
 def test_rate_limited(client, listing, settings):
