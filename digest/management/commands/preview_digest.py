@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,16 @@ class Command(BaseCommand):
         if for_date is None:
             raise CommandError("No papers have been fetched yet: run fetch_papers first.")
         preview = digest_preview_content(subscriber=subscriber, day=for_date)
+        not_sent = _not_sent_because(subscriber, for_date, has_email=preview.email is not None)
         if format == "json":
             output = json.dumps(
                 {
                     "email": subscriber.email,
                     "date": for_date.isoformat(),
                     "subject": preview.email.subject if preview.email else None,
-                    "would_send": preview.email is not None,
+                    "would_send": not_sent is None,
+                    # Why the daily job would not send this one (None: it would).
+                    "not_sent_because": not_sent,
                     "quiet_reason": preview.content.quiet_reason,
                     "sections": {
                         "updates": [
@@ -76,6 +80,17 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Wrote {format} preview to {out}"))
         else:
             self.stdout.write(output)
+
+
+def _not_sent_because(subscriber: Subscriber, day: date, *, has_email: bool) -> str | None:
+    """What keeps the daily job from sending this digest: the reader's status, a digest
+    already sent (or on its way) for the day, or nothing to say."""
+    if subscriber.status != Subscriber.Status.ACTIVE:
+        return f"the subscriber is {subscriber.get_status_display().lower()}"
+    delivery = subscriber.deliveries.filter(digest_date=day).first()
+    if delivery is not None:
+        return f"the digest of {day} is already {delivery.get_status_display().lower()}"
+    return None if has_email else "nothing new, and no quiet-day note asked for"
 
 
 def _section(picks: list[Any]) -> list[dict[str, object]]:
