@@ -23,7 +23,7 @@ class Paper(models.Model):
     primary_category = models.CharField(max_length=32, blank=True)
     keywords = models.JSONField(default=list, blank=True)
     # Hugging Face's one-sentence AI summary (`paper.ai_summary`), shown as a TL;DR on cards.
-    ai_summary = models.TextField(blank=True)
+    ai_summary = models.TextField("AI summary", blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     # The day the paper was first listed by a source; a later listing never moves it.
     listed_on = models.DateField(db_index=True)

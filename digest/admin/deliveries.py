@@ -6,12 +6,12 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from digest.admin.badges import badge
 from digest.admin.readonly import ReadOnlyAdmin, ReadOnlyInline, flatten
-from digest.models import Delivery, DeliveryEvent
+from digest.models import Delivery, DeliveryEvent, Paper
 
 
 class DeliveryEventInline(ReadOnlyInline):
@@ -43,7 +43,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         ("attempts", "message_id"),
         "subject",
         "error",
-        "papers",
+        "papers_sent",
     )
     readonly_fields = flatten(fields)
 
@@ -65,6 +65,36 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="Error")
     def short_error(self, delivery: Delivery) -> str:
         return delivery.error if len(delivery.error) <= 80 else delivery.error[:79] + "…"
+
+    @admin.display(description="Papers")
+    def papers_sent(self, delivery: Delivery) -> SafeString:
+        """What the email held, section by section, each paper linked to its admin page."""
+        items = [item for item in delivery.papers or [] if isinstance(item, dict)]
+        ids = {str(item.get("arxiv_id", "")) for item in items}
+        papers = {p.arxiv_id: p for p in Paper.objects.filter(arxiv_id__in=ids).only("title")}
+        rows = []
+        for item in items:
+            arxiv_id = str(item.get("arxiv_id", ""))
+            paper = papers.get(arxiv_id)
+            what = str(item.get("kind") or (item.get("reason") or {}).get("text") or "")
+            link = (
+                reverse("admin:digest_paper_change", args=[paper.pk])
+                if paper is not None
+                else f"https://arxiv.org/abs/{arxiv_id}"  # deleted here since
+            )
+            rows.append(
+                (item.get("section", ""), link, arxiv_id, paper.title if paper else "", what)
+            )
+        if not rows:
+            return format_html("{}", "none")
+        return format_html(
+            '<ol class="delivery-papers">{}</ol>',
+            format_html_join(
+                "",
+                '<li>{}: <a href="{}">{}</a> {} <span class="muted">{}</span></li>',
+                rows,
+            ),
+        )
 
     @admin.display(description="Events", ordering="n_events")
     def event_count(self, delivery: Delivery) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -366,7 +367,8 @@ class PaperAdmin(admin.ModelAdmin):
                     return self._back(request)
                 kwargs["order"] = int(raw)
         service(paper=paper, editor=request.user, **kwargs)
-        self.message_user(request, f"{done}: {paper.arxiv_id} {paper.title[:60]}")
+        title = textwrap.shorten(paper.title, 60, placeholder="…")
+        self.message_user(request, f"{done}: {paper.arxiv_id} {title}")
         return self._back(request)
 
     def _back(self, request: HttpRequest) -> HttpResponseRedirect:

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from digest.models import DeliveryEvent, FetchRun
-from tests.factories import DeliveryFactory
+from tests.factories import DeliveryFactory, PaperFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,33 @@ def test_deliveries_are_view_only(admin_client):
         admin_client.get(reverse("admin:digest_delivery_delete", args=[delivery.pk])).status_code
         == 403
     )
+
+
+def test_a_delivery_lists_its_papers_by_section_with_titles_not_json(admin_client):
+    paper = PaperFactory(arxiv_id="2409.10594", title="Kolmogorov-Arnold <Transformer>")
+    delivery = DeliveryFactory(
+        status="sent",
+        papers=[
+            {"arxiv_id": "2409.10594", "section": "trending", "reason": {"topics": []}},
+            {
+                "arxiv_id": "2409.10594",
+                "section": "recommended",
+                "reason": {"text": "Similar to “KAN” that you liked"},
+            },
+            {"arxiv_id": "9999.99999", "section": "topics", "reason": {"text": "Matches: x"}},
+        ],
+    )
+    html = admin_client.get(reverse("admin:digest_delivery_change", args=[delivery.pk])).content
+    page = html.decode()
+    paper_url = reverse("admin:digest_paper_change", args=[paper.pk])
+    assert (
+        f'trending: <a href="{paper_url}">2409.10594</a> Kolmogorov-Arnold &lt;Transformer&gt;'
+        in page
+    )
+    assert "Similar to “KAN” that you liked" in page
+    # A paper deleted since still shows, linked to arXiv.
+    assert 'topics: <a href="https://arxiv.org/abs/9999.99999">9999.99999</a>' in page
+    assert '"section": "trending"' not in page
 
 
 def test_delivery_filters(admin_client):

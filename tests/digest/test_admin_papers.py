@@ -255,6 +255,18 @@ def test_change_page_shows_hugging_faces_ai_summary(admin_client):
     paper = PaperFactory(ai_summary="A one-sentence summary from Hugging Face.")
     page = admin_client.get(reverse("admin:digest_paper_change", args=[paper.pk]))
     assert "A one-sentence summary from Hugging Face." in page.content.decode()
+    assert "<label>AI summary:</label>" in page.content.decode()  # not "Ai summary"
+
+
+def test_a_curation_message_shortens_a_long_title_at_a_word(admin_client):
+    paper = PaperFactory(
+        title="Feature-Guided Black-Box Safety Testing of Deep Neural Networks and More"
+    )
+    response = admin_client.post(curate_url(paper, "feature"), follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert said == [
+        f"Featured: {paper.arxiv_id} Feature-Guided Black-Box Safety Testing of Deep Neural…"
+    ]
 
 
 def test_paper_page_shows_its_events_and_an_editor_hides_one(admin_client):
