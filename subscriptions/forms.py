@@ -99,12 +99,20 @@ class PreferencesForm(_Form):
         "top.",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Every topic line in view at once (an error names "Line 5": line 5 must be visible).
+        text = self.data.get("topics") if self.is_bound else self.initial.get("topics")
+        lines = len(str(text or "").splitlines()) + 1
+        self.fields["topics"].widget.attrs["rows"] = min(max(4, lines), MAX_TOPICS + 1)
+
     def clean_topics(self) -> tuple[str, ...]:
         lines = [line.strip() for line in self.cleaned_data["topics"].splitlines()]
         queries = [line for line in lines if line]
         if len(queries) > MAX_TOPICS:
             raise forms.ValidationError(f"Up to {MAX_TOPICS} topics, please.")
         errors = []
+        first_bad = 0
         max_length = Topic._meta.get_field("query").max_length or 200
         for number, line in enumerate(lines, start=1):
             if not line:
@@ -115,6 +123,7 @@ class PreferencesForm(_Form):
                 else topic_error(line, known=arxiv_ids_known)
             )
             if message:
+                first_bad = first_bad or number
                 errors.append(
                     forms.ValidationError(
                         "Line %(number)s (“%(query)s”): %(message)s",
@@ -123,6 +132,8 @@ class PreferencesForm(_Form):
                     )
                 )
         if errors:
+            # The live preview opens on the first bad line, so its error is what the reader sees.
+            self.fields["topics"].widget.attrs["data-error-line"] = str(first_bad)
             raise forms.ValidationError(errors)
         return tuple(dict.fromkeys(queries))
 

@@ -113,6 +113,23 @@ def test_bad_topic_explained_without_javascript(browser, live_server, listing):
     page.context.close()
 
 
+def test_a_refused_topic_is_in_view_and_previewed_with_its_error(browser, live_server, listing):
+    page = new_page(browser, PHONE)
+    page.goto(live_server.url + reverse("subscriptions:subscribe"))
+    page.get_by_label("Email address").fill("five@example.org")
+    topics = page.get_by_label("Topics")
+    topics.fill("diffusion\ntransformer\nrobotics\nprotein\n(unclosed")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.locator("#id_topics_error")).to_contain_text("Line 5")
+    # All five lines in view without scrolling the box, and the preview on line 5.
+    topics = page.get_by_label("Topics")
+    fits = topics.evaluate("box => box.scrollHeight <= box.clientHeight + 2")
+    assert fits
+    expect(page.locator("#preview-body .preview-error")).to_contain_text("(unclosed")
+    assert not Subscriber.objects.filter(email="five@example.org").exists()
+    page.context.close()
+
+
 def test_home_abstract_expands_and_keyboard_focus_is_visible(browser, live_server, listing):
     page = new_page(browser, DESKTOP)
     page.goto(live_server.url + "/")

@@ -88,5 +88,12 @@
   ["input", "keyup", "click", "focus"].forEach(function (name) {
     field.addEventListener(name, schedule);
   });
+  // After a refused topic, the caret (and so the preview) starts on the first bad line.
+  var errorLine = parseInt(field.dataset.errorLine || "", 10);
+  if (errorLine > 0) {
+    var before = field.value.split("\n").slice(0, errorLine - 1).join("\n");
+    var at = errorLine > 1 ? before.length + 1 : 0;
+    field.setSelectionRange(at, at);
+  }
   if (field.value.trim()) refresh();
 })();
