@@ -64,3 +64,18 @@ def test_demo_sends_one_digest_per_reader_once_a_day(file_outbox, capsys):
         days = Delivery.objects.filter(subscriber__email=reader).order_by("digest_date")
         sent = [{item["arxiv_id"] for item in d.papers} for d in days]
         assert len(sent) == 2 and sent[0] and sent[1] and not sent[0] & sent[1]
+
+
+def test_a_second_run_lists_the_readers_as_they_are_now(file_outbox, capsys):
+    from subscriptions.models import Subscriber
+
+    call_command("demo")
+    grace = Subscriber.objects.get(email="grace@example.org")
+    grace.topics.all().delete()
+    grace.topics.create(query="graph neural")
+    Subscriber.objects.filter(email="ada@example.org").update(status="paused")
+    capsys.readouterr()
+    call_command("demo")
+    lines = capsys.readouterr().out.splitlines()
+    assert any("grace@example.org" in line and line.endswith("graph neural") for line in lines)
+    assert any("ada@example.org" in line and line.endswith("(paused)") for line in lines)

@@ -89,8 +89,13 @@ class Command(BaseCommand):
             )
             if created:
                 topics_replace(subscriber=subscriber, queries=spec["topics"])
-            topics = "; ".join(spec["topics"]) or "(none: trending only)"
-            self.stdout.write(f"  {subscriber.email:<24} {subscriber.cadence:<7} {topics}")
+            # As they are now: a reader may have changed them since the first run.
+            queries = [topic.query for topic in subscriber.topics.all()]
+            topics = "; ".join(queries) or "(none: trending only)"
+            status = (
+                "" if subscriber.status == Subscriber.Status.ACTIVE else f" ({subscriber.status})"
+            )
+            self.stdout.write(f"  {subscriber.email:<24} {subscriber.cadence:<7} {topics}{status}")
         Subscriber.objects.get_or_create(
             email=PENDING, defaults={"requested_at": now, "consent_source": "demo"}
         )
