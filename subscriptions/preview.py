@@ -11,7 +11,7 @@ from django.db.models import Count, Max
 from digest.models import Paper
 from digest.papers.selectors import arxiv_ids_known, latest_listing_day, papers_listed
 from digest.recommend import WindowFeatures
-from digest.topics import PaperIndex, PaperText, highlight, parse
+from digest.topics import PaperIndex, PaperText, highlight, parse, topic_label
 from digest.topics import validate as topic_error
 
 PREVIEW_DAYS = 7
@@ -29,6 +29,7 @@ class PreviewItem:
 @dataclass(slots=True)
 class Preview:
     query: str
+    label: str = ""  # the topic as the reader reads it: a like: names its paper
     error: str | None = None
     day: date | None = None
     days: int = PREVIEW_DAYS
@@ -82,6 +83,10 @@ def _index(
     return index, papers
 
 
+def _title_of(arxiv_id: str) -> str | None:
+    return Paper.objects.filter(arxiv_id=arxiv_id).values_list("title", flat=True).first()
+
+
 def _snippet(segments: Segments, *, width: int = 260, lead: int = 70) -> Segments:
     """A window of the abstract around its first match, cut on spaces, with ellipses."""
     text = "".join(s for s, _ in segments)
@@ -127,6 +132,7 @@ def topic_preview(*, query: str, days: int = PREVIEW_DAYS, limit: int = 8) -> Pr
         .values()
     )
     index, papers = _index(day, days, version)
+    preview.label = topic_label(query, _title_of)
     matches = index.match(query)
     ranked = sorted(
         matches.items(),

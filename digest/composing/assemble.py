@@ -209,7 +209,7 @@ class DayRenderer:
 
     @staticmethod
     def _why_text(pick: Pick) -> str:
-        topics = pick.reason.topics
+        topics = pick.reason.labels or pick.reason.topics
         if pick.reason.similar_to:
             return f"   Why: similar to “{pick.reason.similar_title}” {pick.reason.liked_how}\n"
         if not topics:
@@ -391,7 +391,9 @@ class DayRenderer:
         return RenderedEmail(subject=subject, text=text, html=body)
 
     def subject(self, content: DigestContent) -> str:
-        topics = list(dict.fromkeys(t for p in content.topics for t in p.reason.topics))
+        topics = list(
+            dict.fromkeys(t for p in content.topics for t in p.reason.labels or p.reason.topics)
+        )
         if len(topics) <= 2:
             label = " and ".join(topics)
         else:

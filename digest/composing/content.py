@@ -69,9 +69,13 @@ class Reason:
     similar_to: str = ""  # the arXiv id of that liked paper
     similar_title: str = ""
     similar_topic: str = ""
+    # The topics as the reader reads them (`digest.topics.topic_label`): a like: names its paper.
+    labels: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         found: dict[str, object] = {"topics": list(self.topics), "words": sorted(self.words)}
+        if self.labels and self.labels != self.topics:
+            found["labels"] = list(self.labels)
         if self.similar_to:
             similar = {"arxiv_id": self.similar_to, "title": self.similar_title}
             if self.similar_topic:
@@ -86,9 +90,8 @@ class Reason:
         if self.similar_to:
             return f"Similar to “{self.similar_title}” {self.liked_how}"
         if self.topics:
-            return (
-                f"Matches your topic{'s' if len(self.topics) > 1 else ''}: {', '.join(self.topics)}"
-            )
+            named = self.labels or self.topics
+            return f"Matches your topic{'s' if len(named) > 1 else ''}: {', '.join(named)}"
         return ""
 
     @property

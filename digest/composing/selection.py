@@ -19,7 +19,7 @@ from digest.composing.content import DigestContent, Pick, Reason, Section, Updat
 from digest.models import Delivery, Follow, Paper, PaperEvent
 from digest.papers.selectors import papers_listed
 from digest.recommend import WindowFeatures
-from digest.topics import Match, PaperIndex, PaperText, QueryError
+from digest.topics import Match, PaperIndex, PaperText, QueryError, topic_label
 from subscriptions.models import Subscriber, Topic
 
 # The topic section reaches back to the subscriber's last digest, at most this far.
@@ -55,6 +55,7 @@ class DayContext:
         self._scores: dict[str, dict[int, float]] = {}
         self._below: dict[int, set[int]] = {}
         self._reasons: dict[tuple[int, tuple[str, ...]], Reason] = {}
+        self._labels: dict[str, str] = {}
         # The order among equal totals (more upvotes first, then the arXiv id), as one integer.
         self.tiebreak = {
             paper.pk: n
@@ -156,8 +157,25 @@ class DayContext:
         found = self._reasons.get(key)
         if found is None:
             words = frozenset().union(*(self.match(query)[pk].words for query in queries))
-            found = self._reasons[key] = Reason(queries, words) if queries else Reason()
+            labels = tuple(self.label(query) for query in queries)
+            found = self._reasons[key] = (
+                Reason(queries, words, labels=labels) if queries else Reason()
+            )
         return found
+
+    def label(self, query: str) -> str:
+        """The topic as the reader reads it: a `like:` names its paper's title."""
+        found = self._labels.get(query)
+        if found is None:
+            found = self._labels[query] = topic_label(query, self._title_of)
+        return found
+
+    def _title_of(self, arxiv_id: str) -> str | None:
+        pk = self.pk_by_arxiv_id.get(arxiv_id)
+        if pk is not None:
+            return self.papers[pk].title
+        text = self.features.text(arxiv_id)  # an older paper, from the database
+        return text.title if text is not None else None
 
     def match(self, query: str) -> dict[int, Match]:
         """Papers matching `query` (shared between readers: do not modify the result)."""

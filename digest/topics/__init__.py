@@ -6,6 +6,7 @@ choices are documented in :mod:`digest.topics.parser`, word folding in :mod:`dig
 """
 
 from digest.topics.index import Match, PaperIndex, PaperText
+from digest.topics.labels import topic_label
 from digest.topics.parser import parse, validate
 from digest.topics.query import Query, QueryError
 from digest.topics.text import highlight
@@ -18,5 +19,6 @@ __all__ = [
     "QueryError",
     "highlight",
     "parse",
+    "topic_label",
     "validate",
 ]

@@ -82,6 +82,7 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
                 similar_to=similar.get("arxiv_id", ""),
                 similar_title=similar.get("title", ""),
                 similar_topic=similar.get("topic", ""),
+                labels=tuple(reason.get("labels", ())),
             ),
         )
         content.section(pick.section).append(pick)

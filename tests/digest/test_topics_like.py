@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import html
+import re
+import textwrap
+
 import numpy as np
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
 from digest.composing.selection import DayContext, digest_select
-from digest.models import Paper
+from digest.models import Delivery, Paper
 from digest.recommend import LIKE_THRESHOLD, feature_space_fit, paper_text
-from digest.topics import PaperIndex, PaperText, QueryError, parse, validate
+from digest.topics import PaperIndex, PaperText, QueryError, parse, topic_label, validate
 from subscriptions.models import Subscriber
 from tests.factories import SubscriberFactory
 from tests.subscriptions.conftest import signup_data
@@ -105,6 +111,57 @@ def test_a_like_topic_in_a_digest_brings_exactly_the_similar_papers(snapshot_day
     ranked = [p.paper.arxiv_id for p in content.topics]
     similarity = context.features.like(EXEMPLAR)
     assert ranked == sorted(ranked, key=lambda i: -similarity[i])  # most similar first
+
+
+TITLES = {"2306.01762": "Feature-Guided Black-Box Safety Testing of Deep Neural Networks"}
+
+
+@pytest.mark.parametrize(
+    ("query", "label"),
+    [
+        ("like:2306.01762", "like “Feature-Guided Black-Box Safety Testing…”"),
+        (
+            "robots -like:arXiv:2306.01762v2",
+            "robots -like “Feature-Guided Black-Box Safety Testing…”",
+        ),
+        (
+            '(like:"2306.01762" OR robots)',
+            "(like “Feature-Guided Black-Box Safety Testing…” OR robots)",
+        ),
+        ("like:2409.99999 -survey", "like:2409.99999 -survey"),  # no such paper: the id stays
+        ("unlike:2306.01762 robots", "unlike:2306.01762 robots"),  # a word, not a like: term
+    ],
+)
+def test_a_topic_label_names_each_liked_paper_by_its_title(query, label):
+    assert topic_label(query, TITLES.get) == label
+
+
+def test_a_like_topic_is_named_by_its_papers_title_wherever_the_reader_reads_it(
+    client, snapshot_day, file_outbox
+):
+    title = Paper.objects.get(arxiv_id=EXEMPLAR).title
+    label = "like “" + textwrap.shorten(title, 40, placeholder="…") + "”"
+    reader = SubscriberFactory(email="like@example.org", topics=[f"like:{EXEMPLAR}"])
+    call_command("send_digests", day=snapshot_day.isoformat())
+    (path,) = file_outbox.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    emailed = message.get_body(preferencelist=("html",)).get_content()
+    assert label in str(message["Subject"]) and EXEMPLAR not in str(message["Subject"])
+    assert f"Why: your topic {label}" in text
+    assert html.escape(f"Matches your topic: {label}", quote=False) in emailed
+    # The stored reason keeps the topic as typed, beside its label.
+    delivery = Delivery.objects.get(subscriber=reader)
+    reasons = [item["reason"] for item in delivery.papers if item["section"] == "topics"]
+    assert reasons and all(
+        r["topics"] == [f"like:{EXEMPLAR}"] and r["labels"] == [label] for r in reasons
+    )
+    # The web version reads the same, and so does the live preview.
+    view = re.search(r'href="https://digest\.example\.org(/digests/view/[^"]+)"', emailed)[1]
+    page = client.get(view).content.decode()
+    assert html.escape(f"Matches your topic: {label}", quote=False) in page
+    preview = client.get(reverse("subscriptions:preview"), {"q": f"like:{EXEMPLAR}"})
+    assert f"<q>{html.escape(label, quote=False)}</q>" in preview.content.decode()
 
 
 def test_signup_with_an_unknown_paper_is_explained_next_to_the_field(client, snapshot_day):
