@@ -34,6 +34,7 @@ def test_home_lists_the_latest_day_in_trending_order(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Get trending papers in your email inbox!" in html
+    assert "Hugging Face's list, by AK and the research community" in html  # whose list
     assert html.index("Most upvoted") < html.index("Less upvoted")
     assert "Yesterday" not in html and "Hidden one" not in html
     assert 'href="https://arxiv.org/abs/2511.00002"' in html
