@@ -23,6 +23,7 @@ from markupsafe import Markup
 from digest.composing.cards import (
     CARD_ACTIONS,
     HTML_BUDGET,
+    MORE_TITLE,
     Links,
     compact_from,
     escape_bases,
@@ -30,6 +31,7 @@ from digest.composing.cards import (
     meta_line,
     one_line,
     preheader_line,
+    section_title,
     snippet,
 )
 from digest.composing.content import DigestContent, Pick, Section, Update
@@ -56,22 +58,6 @@ _MARKERS = (
 )
 # Lines over 998 characters are illegal in SMTP (RFC 5322 2.1.1) and force quoted-printable.
 _BREAK_AFTER = re.compile(r"(</(?:tr|td|table|div|p|a)>)")
-
-SECTION_TITLES = {
-    Section.UPDATES: "Updates on papers you follow",
-    Section.TRENDING: "Trending today",
-    Section.TOPICS: "For your topics",
-    Section.RECOMMENDED: "Recommended for you",
-}
-MORE_TITLE = "More papers of the day"
-# A weekly reader's trending papers are the week's (selection.py).
-WEEKLY_TRENDING_TITLE = "Trending this week"
-
-
-def section_title(section: Section, *, weekly: bool = False) -> str:
-    if weekly and section is Section.TRENDING:
-        return WEEKLY_TRENDING_TITLE
-    return SECTION_TITLES[section]
 
 
 def _marker(name: str) -> str:
@@ -375,7 +361,7 @@ class DayRenderer:
         text = self._text.render(
             day_label=self.day_label,
             intro=intro,
-            updates_title=SECTION_TITLES[Section.UPDATES],
+            updates_title=section_title(Section.UPDATES),
             updates=[self.update(u)[1] for u in content.updates],
             sections=[
                 {

@@ -9,7 +9,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from digest.composing.content import DigestContent
+from digest.composing.content import DigestContent, Section
 from digest.composing.render import fold_header
 from digest.models import Paper
 from digest.topics import highlight
@@ -106,6 +106,23 @@ def snippet(text: str, words: frozenset[str], limit: int = SNIPPET_CHARS) -> lis
 def escape_bases(bases: Mapping[str, str]) -> dict[str, str]:
     """Card-link prefixes as they go into an href (once per reader, not per card)."""
     return {kind: html.escape(base) for kind, base in bases.items()}
+
+
+SECTION_TITLES = {
+    Section.UPDATES: "Updates on papers you follow",
+    Section.TRENDING: "Trending today",
+    Section.TOPICS: "For your topics",
+    Section.RECOMMENDED: "Recommended for you",
+}
+MORE_TITLE = "More papers of the day"
+# A weekly reader's trending papers are the week's (selection.py).
+WEEKLY_TRENDING_TITLE = "Trending this week"
+
+
+def section_title(section: Section, *, weekly: bool = False) -> str:
+    if weekly and section is Section.TRENDING:
+        return WEEKLY_TRENDING_TITLE
+    return SECTION_TITLES[section]
 
 
 def one_line(text: str) -> str:
