@@ -49,18 +49,6 @@ def _subscriber(request: HttpRequest, token: str, purpose: Purpose) -> Subscribe
     return subscriber
 
 
-# What "Save" means for the reader's next digest, by their status (bounced: just "Saved.").
-_SAVED: dict[str, str] = {
-    Subscriber.Status.ACTIVE: "Saved. Your next digest uses these settings.",
-    Subscriber.Status.PAUSED: "Saved. Your digest is paused; it uses these settings when you "
-    "resume.",
-    Subscriber.Status.UNSUBSCRIBED: "Saved. You're unsubscribed, so no digest is sent; "
-    "resubscribe and it uses these settings.",
-    Subscriber.Status.PENDING: "Saved. Confirm your address with the link we emailed you and "
-    "your first digest uses these settings.",
-}
-
-
 # --- Signup ------------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
@@ -144,6 +132,18 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 
 
 # --- Manage ------------------------------------------------------------------------------------
+# What "Save" means for the reader's next digest, by their status (bounced: just "Saved.").
+_SAVED: dict[str, str] = {
+    Subscriber.Status.ACTIVE: "Saved. Your next digest uses these settings.",
+    Subscriber.Status.PAUSED: "Saved. Your digest is paused; it uses these settings when you "
+    "resume.",
+    Subscriber.Status.UNSUBSCRIBED: "Saved. You're unsubscribed, so no digest is sent; "
+    "resubscribe and it uses these settings.",
+    Subscriber.Status.PENDING: "Saved. Confirm your address with the link we emailed you and "
+    "your first digest uses these settings.",
+}
+
+
 @require_http_methods(["GET", "POST"])
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _subscriber(request, token, Purpose.MANAGE)
