@@ -4,6 +4,8 @@ Columns: email, topics (separated by ";"), and optionally cadence, weekday (a da
 timezone, cap. A bad row is reported with its line number and every problem it has, and nothing
 of it is written; good rows are imported. Importing again updates preferences and topics. An
 address that unsubscribed, bounced, complained or was erased is never re-activated by an import.
+A `status` column (an export has one) is heeded: a row marked pending stays pending and must
+confirm even under `--confirmed`, and one marked unsubscribed, bounced or complained is not added.
 A cell the export protected against spreadsheet formulas (`'-survey`) is read back as it was
 (`-survey`).
 """
@@ -55,6 +57,8 @@ class ImportRow:
     email: str
     topics: list[str]
     values: dict[str, object]
+    # The `status` column of an export, if any: what the file knows of the reader's consent.
+    status: str = ""
 
 
 @dataclass(slots=True)
@@ -144,9 +148,14 @@ def _parse_row(row: dict[str, str | None], line: int) -> ImportRow:
             values["max_papers"] = int(cap)
         else:
             problems.append(f"cap must be 1-50, got {cap!r}")
+    status = (row.get("status") or "").strip().lower()
+    if status and status not in Subscriber.Status.values:
+        problems.append(
+            f"status must be one of {', '.join(Subscriber.Status.values)}, got {status!r}"
+        )
     if problems:
         raise ValueError("; ".join(problems))
-    return ImportRow(line=line, email=email, topics=topics, values=values)
+    return ImportRow(line=line, email=email, topics=topics, values=values, status=status)
 
 
 def subscribers_import(
@@ -165,6 +174,9 @@ def subscribers_import(
         if is_suppressed(row.email):
             report.errors.append((row.line, f"{row.email} is on the suppression list"))
             continue
+        if row.status in opted_out and not Subscriber.objects.filter(email=row.email).exists():
+            report.unchanged_opted_out += 1  # the file says they left: not added back
+            continue
         with transaction.atomic():
             subscriber, created = Subscriber.objects.select_for_update().get_or_create(
                 email=row.email,
@@ -179,8 +191,18 @@ def subscribers_import(
                 continue
             for name, value in row.values.items():
                 setattr(subscriber, name, value)
-            if confirmed and subscriber.status == Subscriber.Status.PENDING:
-                subscriber.status = Subscriber.Status.ACTIVE
+            # --confirmed vouches for the list, not for a row the file itself marks unconfirmed.
+            vouched = confirmed and row.status in (
+                "",
+                Subscriber.Status.ACTIVE,
+                Subscriber.Status.PAUSED,
+            )
+            if vouched and subscriber.status == Subscriber.Status.PENDING:
+                subscriber.status = (
+                    Subscriber.Status.PAUSED
+                    if row.status == Subscriber.Status.PAUSED
+                    else Subscriber.Status.ACTIVE
+                )
                 subscriber.confirmed_at = at
                 subscriber.consent_source = f"import:{source_name}"
                 subscriber.consent_text = CONSENT_TEXT_IMPORTED

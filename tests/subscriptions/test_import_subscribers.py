@@ -119,3 +119,35 @@ def test_a_file_without_the_required_columns_fails(tmp_path):
     with pytest.raises(CommandError, match="missing column"):
         call_command("import_subscribers", str(path))
     assert not Subscriber.objects.exists()
+
+
+def test_an_exports_status_column_is_heeded_under_confirmed(
+    tmp_path, mailoutbox, django_capture_on_commit_callbacks
+):
+    path = tmp_path / "export.csv"
+    rows = [
+        ["email", "status", "topics", "cadence", "weekday", "hour", "timezone", "cap"],
+        ["active@example.org", "active", "diffusion", "daily", "monday", "7", "UTC", "10"],
+        ["paused@example.org", "paused", "diffusion", "daily", "monday", "7", "UTC", "10"],
+        ["pending@example.org", "pending", "diffusion", "daily", "monday", "7", "UTC", "10"],
+        ["left@example.org", "unsubscribed", "diffusion", "daily", "monday", "7", "UTC", "10"],
+    ]
+    path.write_text(as_csv(rows), encoding="utf-8")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_subscribers", str(path), "--confirmed")
+    statuses = dict(Subscriber.objects.values_list("email", "status"))
+    # Nobody the file marks unconfirmed becomes active, and who left is not added back.
+    assert statuses == {
+        "active@example.org": "active",
+        "paused@example.org": "paused",
+        "pending@example.org": "pending",
+    }
+    assert [m.to for m in mailoutbox] == [["pending@example.org"]]  # must confirm, as a signup
+
+
+def test_a_bad_status_is_a_bad_row(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(as_csv([["email", "status", "topics"], ["a@example.org", "vip", "x"]]))
+    with pytest.raises(CommandError, match="line 2: status must be one of pending, active"):
+        call_command("import_subscribers", str(path), "--confirmed")
+    assert not Subscriber.objects.exists()
