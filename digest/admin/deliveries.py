@@ -76,7 +76,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         for item in items:
             arxiv_id = str(item.get("arxiv_id", ""))
             paper = papers.get(arxiv_id)
-            what = str(item.get("kind") or (item.get("reason") or {}).get("text") or "")
+            what = str(item.get("kind") or _reason_text(item.get("reason") or {}))
             link = (
                 reverse("admin:digest_paper_change", args=[paper.pk])
                 if paper is not None
@@ -107,3 +107,11 @@ class DeliveryEventAdmin(ReadOnlyAdmin):
     list_filter = ("event_type", "esp_name", ("received_at", admin.DateFieldListFilter))
     search_fields = ("recipient", "event_id", "description")
     list_select_related = ("delivery",)
+
+
+def _reason_text(reason: dict[str, object]) -> str:
+    """A stored reason in words: the recommendation's, or the topics it matched."""
+    if reason.get("text"):
+        return str(reason["text"])
+    topics = reason.get("labels") or reason.get("topics") or []
+    return "matches " + ", ".join(map(str, topics)) if isinstance(topics, list) and topics else ""

@@ -24,6 +24,7 @@ from digest.composing.cards import (
     CARD_ACTIONS,
     HTML_BUDGET,
     MORE_TITLE,
+    WEEKLY_MORE_TITLE,
     Links,
     compact_from,
     escape_bases,
@@ -341,7 +342,8 @@ class DayRenderer:
             for section, picks in groups
         )
         if more:
-            sections += inline_fragment(self._section.render(title=MORE_TITLE)) + "".join(
+            more_title = WEEKLY_MORE_TITLE if weekly else MORE_TITLE
+            sections += inline_fragment(self._section.render(title=more_title)) + "".join(
                 self.card(p, bases) for p in more
             )
         intro = intro_line(content)

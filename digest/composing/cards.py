@@ -115,6 +115,7 @@ SECTION_TITLES = {
     Section.RECOMMENDED: "Recommended for you",
 }
 MORE_TITLE = "More papers of the day"
+WEEKLY_MORE_TITLE = "More papers of the week"
 # A weekly reader's trending papers are the week's (selection.py).
 WEEKLY_TRENDING_TITLE = "Trending this week"
 

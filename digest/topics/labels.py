@@ -1,8 +1,9 @@
 """Topics as a reader reads them: a ``like:`` term names its paper, not its arXiv id.
 
 ``adversarial -survey`` stays as typed; ``like:2306.01762`` becomes
-``like “Feature-Guided Black-Box Safety…”`` wherever a reader sees their topic (the reasons and
-the subject of their digest, the live preview). The stored topic and the JSON keep the id.
+``like:“Feature-Guided Black-Box Safety…”`` (the colon keeps it a topic: "like" alone reads as
+"such as") wherever a reader sees their topic (the reasons and the subject of their digest, the
+live preview). The stored topic and the JSON keep the id.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ _LIKE = re.compile(r'\blike:("?)([^\s()"]+)\1', re.IGNORECASE)
 
 
 def topic_label(query: str, title_of: Callable[[str], str | None]) -> str:
-    """`query` with each ``like:<id>`` written as ``like “<its title, shortened>”`` (the id
+    """`query` with each ``like:<id>`` written as ``like:“<its title, shortened>”`` (the id
     stays where `title_of` knows no such paper)."""
 
     def named(match: re.Match[str]) -> str:
@@ -31,6 +32,6 @@ def topic_label(query: str, title_of: Callable[[str], str | None]) -> str:
         title = title_of(arxiv_id)
         if not title:
             return match.group(0)
-        return f"like “{textwrap.shorten(title, TITLE_WIDTH, placeholder='…')}”"
+        return f"like:“{textwrap.shorten(title, TITLE_WIDTH, placeholder='…')}”"
 
     return _LIKE.sub(named, query)

@@ -73,9 +73,14 @@ def validate(
     except QueryError as error:
         return error.message
     if _matches_nearly_all(parsed.root):
+        if _function_words_only(parsed.root):
+            return (
+                "this would bring nearly every paper: words such as “the”, “of” or “we” are in "
+                "every abstract; add a subject word, e.g. diffusion"
+            )
         return (
-            "this would bring nearly every paper: words such as “the”, “of” or “we” are in every "
-            "abstract; add a subject word, e.g. diffusion"
+            "this would bring nearly every paper: an alternative (OR) made only of words such "
+            "as “the”, “a” or “we” matches every abstract; leave it out"
         )
     if known is not None and parsed.liked_ids:
         have = set(known(parsed.liked_ids))
@@ -105,6 +110,14 @@ def _matches_nearly_all(node: Node) -> bool:
     if isinstance(node, AnyOf):
         return any(_matches_nearly_all(option) for option in node.options)
     return all(_matches_nearly_all(child) for child in node.include)
+
+
+def _function_words_only(node: Node) -> bool:
+    """Whether every word of the topic is a function word (no subject word at all)."""
+    if isinstance(node, Term):
+        return _matches_nearly_all(node)
+    children = node.options if isinstance(node, AnyOf) else node.include
+    return all(_function_words_only(child) for child in children)
 
 
 @lru_cache(maxsize=65_536)

@@ -50,6 +50,14 @@ def test_a_delivery_lists_its_papers_by_section_with_titles_not_json(admin_clien
                 "reason": {"text": "Similar to “KAN” that you liked"},
             },
             {"arxiv_id": "9999.99999", "section": "topics", "reason": {"text": "Matches: x"}},
+            {
+                "arxiv_id": "2409.10594",
+                "section": "topics",
+                "reason": {
+                    "topics": ["like:2206.04246", "kan"],
+                    "labels": ["like:“SwinCheX”", "kan"],
+                },
+            },
         ],
     )
     html = admin_client.get(reverse("admin:digest_delivery_change", args=[delivery.pk])).content
@@ -62,6 +70,7 @@ def test_a_delivery_lists_its_papers_by_section_with_titles_not_json(admin_clien
     assert "Similar to “KAN” that you liked" in page
     # A paper deleted since still shows, linked to arXiv.
     assert 'topics: <a href="https://arxiv.org/abs/9999.99999">9999.99999</a>' in page
+    assert "matches like:“SwinCheX”, kan" in page  # a topic pick says which topics
     assert '"section": "trending"' not in page
 
 

@@ -114,3 +114,18 @@ def test_the_manage_page_links_each_recent_digest_to_its_web_version(
     web = client.get(link[1]).content.decode()
     titles = re.findall(r'class="card-title"[^>]*>([^<]+)<', emailed)
     assert titles and re.findall(r'class="card-title"[^>]*>([^<]+)<', web)[: len(titles)] == titles
+
+
+def test_a_weekly_readers_web_version_offers_more_papers_of_the_week(
+    client, file_outbox, snapshot_day
+):
+    reader = SubscriberFactory(
+        email="weekly@example.org", cadence="weekly", weekday=snapshot_day.weekday()
+    )
+    call_command("send_digests", day=snapshot_day.isoformat())
+    delivery = Delivery.objects.get(subscriber=reader)
+    page = client.get(
+        reverse("digest:view", args=[make_token(reader, Purpose.VIEW, extra=delivery.pk)])
+    ).content.decode()
+    assert "Trending this week" in page and "More papers of the week" in page
+    assert "of the day" not in page

@@ -119,14 +119,14 @@ TITLES = {"2306.01762": "Feature-Guided Black-Box Safety Testing of Deep Neural 
 @pytest.mark.parametrize(
     ("query", "label"),
     [
-        ("like:2306.01762", "like “Feature-Guided Black-Box Safety Testing…”"),
+        ("like:2306.01762", "like:“Feature-Guided Black-Box Safety Testing…”"),
         (
             "robots -like:arXiv:2306.01762v2",
-            "robots -like “Feature-Guided Black-Box Safety Testing…”",
+            "robots -like:“Feature-Guided Black-Box Safety Testing…”",
         ),
         (
             '(like:"2306.01762" OR robots)',
-            "(like “Feature-Guided Black-Box Safety Testing…” OR robots)",
+            "(like:“Feature-Guided Black-Box Safety Testing…” OR robots)",
         ),
         ("like:2409.99999 -survey", "like:2409.99999 -survey"),  # no such paper: the id stays
         ("unlike:2306.01762 robots", "unlike:2306.01762 robots"),  # a word, not a like: term
@@ -140,7 +140,7 @@ def test_a_like_topic_is_named_by_its_papers_title_wherever_the_reader_reads_it(
     client, snapshot_day, file_outbox
 ):
     title = Paper.objects.get(arxiv_id=EXEMPLAR).title
-    label = "like “" + textwrap.shorten(title, 40, placeholder="…") + "”"
+    label = "like:“" + textwrap.shorten(title, 40, placeholder="…") + "”"
     reader = SubscriberFactory(email="like@example.org", topics=[f"like:{EXEMPLAR}"])
     call_command("send_digests", day=snapshot_day.isoformat())
     (path,) = file_outbox.glob("*.eml")

@@ -55,9 +55,15 @@ def test_valid_queries_print_normalised(query: str, normalised: str) -> None:
     assert validate(query) is None
 
 
-@pytest.mark.parametrize("query", ["a", "The", '"of the"', "we OR our", "a OR diffusion", "-x the"])
+@pytest.mark.parametrize("query", ["a", "The", '"of the"', "we OR our", "-x the"])
 def test_a_topic_of_function_words_alone_is_refused(query: str) -> None:
-    assert "nearly every paper" in (validate(query) or "")
+    assert "add a subject word" in (validate(query) or "")
+
+
+@pytest.mark.parametrize("query", ["a OR diffusion", "vision OR the OR audio"])
+def test_an_alternative_of_function_words_is_named_as_the_cause(query: str) -> None:
+    message = validate(query) or ""
+    assert "an alternative (OR) made only of words" in message and "leave it out" in message
 
 
 @pytest.mark.parametrize("query", ["the transformer", '"state of the art"', "a -survey diffusion"])
