@@ -53,6 +53,16 @@ def time_zones() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _time_zones_folded() -> dict[str, str]:
+    return {name.casefold(): name for name in time_zones()}
+
+
+def time_zone_named(name: str) -> str | None:
+    """The time zone a reader means, whatever its case ("europe/berlin"), or None."""
+    return _time_zones_folded().get(name.strip().casefold())
+
+
+@lru_cache(maxsize=1)
 def time_zone_suggestions() -> tuple[str, ...]:
     """The names the form suggests, in alphabetical order: UTC and every region/city."""
     places = (name for name in time_zones() if name.split("/", 1)[0] in _AREAS and "/" in name)
@@ -139,12 +149,13 @@ class PreferencesForm(_Form):
 
     def clean_timezone(self) -> str:
         name = self.cleaned_data["timezone"].strip()
-        if name not in time_zones():
+        found = time_zone_named(name)
+        if found is None:
             raise forms.ValidationError(
                 "Unknown time zone “%(name)s”. Use a name like Europe/Paris or America/New_York.",
                 params={"name": name},
             )
-        return name
+        return found
 
     def clean_weekday(self) -> int:
         return self.cleaned_data.get("weekday") or 0

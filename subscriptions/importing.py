@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from digest.papers.selectors import arxiv_ids_known
 from digest.topics import validate as validate_query
-from subscriptions.forms import time_zones
+from subscriptions.forms import time_zone_named
 from subscriptions.models import Subscriber
 from subscriptions.services import is_suppressed, normalize_email, topics_replace
 from subscriptions.tasks import enqueue_signup_email
@@ -139,8 +139,8 @@ def _parse_row(row: dict[str, str | None], line: int) -> ImportRow:
         else:
             problems.append(f"hour must be 0-23, got {hour!r}")
     if tz := (row.get("timezone") or "").strip():
-        if tz in time_zones():
-            values["timezone"] = tz
+        if found := time_zone_named(tz):
+            values["timezone"] = found
         else:
             problems.append(f"unknown time zone {tz!r}")
     if cap := (row.get("cap") or "").strip():

@@ -241,6 +241,11 @@ def test_an_old_alias_a_browser_may_report_is_accepted(client, django_capture_on
     assert Subscriber.objects.get().timezone == "Asia/Calcutta"
 
 
+def test_a_time_zone_typed_in_lower_case_is_understood(client, django_capture_on_commit_callbacks):
+    post(client, signup_data(timezone=" europe/berlin "), django_capture_on_commit_callbacks)
+    assert Subscriber.objects.get().timezone == "Europe/Berlin"
+
+
 def test_the_time_zone_list_is_alphabetical_places(client):
     html = client.get(URL).content.decode()
     listed = re.findall(r'<option value="([^"]+)"></option>', html.split('id="tz-list"')[1])
