@@ -235,7 +235,7 @@ def test_the_own_words_field_is_empty_so_no_suggestion_is_offered_twice(client, 
     html = voted
     # What it offers is said the way it works: like: brings papers like this one.
     assert "not only ones like this" not in html
-    assert "the ones most similar to this paper" in html
+    assert "brings those most similar to this paper" in html
 
 
 def test_a_bad_topic_is_explained_and_nothing_is_added(client, reader, paper):

@@ -164,6 +164,7 @@ def test_a_strangers_signup_keeps_a_former_readers_topics_for_her_to_resubscribe
     assert [t.query for t in grace.topics.all()] == ["self-supervised", "diffusion"]
     (message,) = mail.outbox
     assert "You unsubscribed earlier, so nothing changed" in message.body
+    assert "The topics and settings in that form were not saved; yours are kept." in message.body
     assert "Resubscribe" in message.alternatives[0][0]
     # Her link opens her page with her topics, and one press brings her digest back.
     manage = next(w for w in message.body.split() if "/manage/" in w)
