@@ -65,7 +65,7 @@ def time_zone_named(name: str) -> str | None:
 @lru_cache(maxsize=1)
 def time_zone_suggestions() -> tuple[str, ...]:
     """The names the form suggests, in alphabetical order: UTC and every region/city."""
-    places = (name for name in time_zones() if name.split("/", 1)[0] in _AREAS and "/" in name)
+    places = (name for name in time_zones() if name.split("/", 1)[0] in _AREAS)
     return ("UTC", *sorted(places))
 
 

@@ -196,7 +196,7 @@ class DayRenderer:
 
     @staticmethod
     def _why_text(pick: Pick) -> str:
-        topics = pick.reason.labels or pick.reason.topics
+        topics = pick.reason.named_topics
         if pick.reason.similar_to:
             return f"   Why: similar to “{pick.reason.similar_title}” {pick.reason.liked_how}\n"
         if not topics:
@@ -379,9 +379,7 @@ class DayRenderer:
         return RenderedEmail(subject=subject, text=text, html=body)
 
     def subject(self, content: DigestContent) -> str:
-        topics = list(
-            dict.fromkeys(t for p in content.topics for t in p.reason.labels or p.reason.topics)
-        )
+        topics = list(dict.fromkeys(t for p in content.topics for t in p.reason.named_topics))
         if len(topics) <= 2:
             label = " and ".join(topics)
         else:

@@ -90,9 +90,14 @@ class Reason:
         if self.similar_to:
             return f"Similar to “{self.similar_title}” {self.liked_how}"
         if self.topics:
-            named = self.labels or self.topics
+            named = self.named_topics
             return f"Matches your topic{'s' if len(named) > 1 else ''}: {', '.join(named)}"
         return ""
+
+    @property
+    def named_topics(self) -> tuple[str, ...]:
+        """The matched topics as the reader reads them (the labels, where the day gave some)."""
+        return self.labels or self.topics
 
     @property
     def liked_how(self) -> str:

@@ -20,7 +20,6 @@ from digest.composing.selection import DayContext
 from digest.recommend import Vote, reader_model_train, recommend, reorder
 from digest.topics import QueryError, parse
 from digest.topics.query import Term
-from subscriptions.models import Subscriber
 from subscriptions.models import Vote as VoteRow
 
 
@@ -71,8 +70,7 @@ def recommended_select(
         return
     features = context.features
     voted = features.texts(list(model.coefficients))
-    weekly = subscriber.cadence == Subscriber.Cadence.WEEKLY
-    day = features.window if weekly else features.today
+    day = features.window if content.weekly else features.today
     if content.topics:
         shown = features.texts([pick.paper.arxiv_id for pick in content.topics])
         order = reorder(day=day, model=model, voted=voted, papers=list(shown.values()))
