@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def setup() -> None:
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digest.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="digest-bench-"))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DEBUG", "0")

@@ -40,7 +40,7 @@ def server_environment(var_dir: Path, port: int) -> dict[str, str]:
         and not key.startswith(("ANYMAIL_", "EMAIL_", "SECURE_"))
     }
     env.update(
-        DJANGO_SETTINGS_MODULE="digest.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         VAR_DIR=str(var_dir),
         DEBUG="0",
         SECRET_KEY="bench-web-only-not-a-real-secret-key-0123456789abcdef",

@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> None:
         sink.controller.start()
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "digest.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "0",
             "SECRET_KEY": "chaos-only-throwaway-key",
             "ALLOWED_HOSTS": "digest.example.org",

@@ -34,7 +34,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digest.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 

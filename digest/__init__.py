@@ -1,5 +1,6 @@
-"""The Django project package and the pipeline: papers in, emails out."""
+"""The pipeline: papers in, emails out.
 
-from digest.celery import app as celery_app
-
-__all__ = ["celery_app"]
+The project itself (settings, root URLs, WSGI, the Celery app) is :mod:`config`. The old dotted
+paths operators' files name keep working: ``digest.settings``, ``digest.wsgi`` and
+``celery -A digest`` (Celery finds the app in :mod:`digest.celery`).
+"""

@@ -15,7 +15,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from digest.celery import app as celery_app
+from config.celery import app as celery_app
 from digest.models import Paper
 from digest.papers.selectors import latest_listing_day, trending_papers
 

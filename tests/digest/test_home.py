@@ -69,7 +69,7 @@ def test_healthz_ok_without_broker(client, settings):
 
 def test_healthz_names_a_failed_broker(client, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    from digest.celery import app
+    from config.celery import app
 
     app.conf.broker_url = settings.CELERY_BROKER_URL
     try:

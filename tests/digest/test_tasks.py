@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from digest.celery import app
+from config.celery import app
 from digest.models import FetchRun
 from digest.tasks import refresh_followed, refresh_trending
 from subscriptions.follows import follow_start

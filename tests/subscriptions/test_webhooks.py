@@ -191,19 +191,19 @@ def test_no_webhook_without_a_provider(client, settings):
 def test_webhook_esp_follows_an_anymail_email_backend(monkeypatch):
     import importlib
 
-    import digest.settings
+    import config.settings
 
     monkeypatch.setenv("EMAIL_BACKEND", "anymail.backends.amazon_ses.EmailBackend")
     monkeypatch.delenv("WEBHOOK_ESP", raising=False)
     try:
-        assert importlib.reload(digest.settings).WEBHOOK_ESP == "amazon_ses"
+        assert importlib.reload(config.settings).WEBHOOK_ESP == "amazon_ses"
         monkeypatch.setenv("EMAIL_BACKEND", "digest.mail_backends.SMTPBackend")
-        assert importlib.reload(digest.settings).WEBHOOK_ESP == ""
+        assert importlib.reload(config.settings).WEBHOOK_ESP == ""
         monkeypatch.setenv("WEBHOOK_ESP", "postmark")
-        assert importlib.reload(digest.settings).WEBHOOK_ESP == "postmark"
+        assert importlib.reload(config.settings).WEBHOOK_ESP == "postmark"
     finally:
         monkeypatch.undo()
-        importlib.reload(digest.settings)
+        importlib.reload(config.settings)
 
 
 MALFORMED = [

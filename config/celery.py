@@ -1,6 +1,6 @@
 """The Celery app and the beat schedule.
 
-`celery -A digest worker` consumes every queue the project uses; `celery -A digest beat` runs the
+`celery -A config worker` consumes every queue the project uses; `celery -A config beat` runs the
 schedule (exactly one beat). Without CELERY_BROKER_URL tasks run in-process (settings).
 """
 
@@ -9,7 +9,7 @@ import os
 from celery import Celery
 from celery.schedules import crontab
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digest.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("digest")
 app.config_from_object("django.conf:settings", namespace="CELERY")

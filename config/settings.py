@@ -69,8 +69,8 @@ MIDDLEWARE = [
     "digest.web.csp.SiteCSPMiddleware",
 ]
 
-ROOT_URLCONF = "digest.urls"
-WSGI_APPLICATION = "digest.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
