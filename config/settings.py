@@ -75,7 +75,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         # Web pages: Django templates under templates/web/.
-        # Emails use Jinja2 (digest/composing/render.py).
+        # Emails use Jinja2 (digest/emails/render.py).
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,

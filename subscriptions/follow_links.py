@@ -22,11 +22,11 @@ from enum import StrEnum
 from django.conf import settings
 from django.core.cache import cache
 
-from digest.composing.cards import author_line
+from digest.emails.links import absolute_url
+from digest.emails.render import author_line
 from digest.papers.selectors import visible_papers
 from subscriptions.models import Subscriber
 from subscriptions.services import (
-    absolute_url,
     email_hash,
     is_suppressed,
     normalize_email,

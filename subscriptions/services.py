@@ -12,10 +12,10 @@ from enum import StrEnum
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from digest.composing.render import render_email
+from digest.emails.links import absolute_url
+from digest.emails.render import render_email
 from subscriptions.models import Subscriber, Suppression, Topic
 from subscriptions.tokens import Purpose, make_token
 
@@ -237,11 +237,6 @@ class SignupEmail(StrEnum):
 
 def _absolute(name: str, token: str) -> str:
     return absolute_url(name, token)
-
-
-def absolute_url(name: str, *args: str) -> str:
-    """The URL of a page for an email (SITE_URL and the path)."""
-    return settings.SITE_URL + reverse(name, args=list(args))
 
 
 def signup_email_send(*, email: str, asked: str = "signup") -> SignupEmail:

@@ -36,7 +36,7 @@ from digest.composing.cards import (
     snippet,
 )
 from digest.composing.content import DigestContent, Pick, Section, Update
-from digest.composing.render import (
+from digest.emails.render import (
     RenderedEmail,
     environment,
     fold_header,

@@ -15,13 +15,14 @@ from digest.composing.cards import Links
 from digest.composing.content import DigestContent, Update
 from digest.composing.mime import DigestMessage
 from digest.composing.recommended import recommended_select, votes_by_subscriber
-from digest.composing.render import RenderedEmail, render_email
 from digest.composing.selection import (
     DayContext,
     digest_select,
     sent_papers_by_subscriber,
     updates_by_subscriber,
 )
+from digest.emails.links import absolute_url
+from digest.emails.render import RenderedEmail, render_email
 from digest.recommend import Vote
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, make_token
@@ -93,22 +94,6 @@ class DayBuilder:
         return self.renderer.render(content, links)
 
 
-def absolute_url(name: str, arg: str) -> str:
-    """SITE_URL + reverse(name, args=[arg]), with the route resolved once per process: a day's
-    send builds three links per reader."""
-    prefix, suffix = _url_parts(settings.SITE_URL, name)
-    return f"{prefix}{arg}{suffix}"
-
-
-@lru_cache(maxsize=64)
-def _url_parts(site_url: str, name: str) -> tuple[str, str]:
-    prefix, _, suffix = reverse(name, args=[_SLOT]).partition(_SLOT)
-    return site_url + prefix, suffix
-
-
-_SLOT = "XPDSLOTX"  # letters only: reverse() leaves it as is
-
-
 def subscriber_links(subscriber: Subscriber, *, day: date, delivery_id: int | None) -> Links:
     if delivery_id is not None:
         view_url = absolute_url(
@@ -131,6 +116,9 @@ def card_bases(subscriber: Subscriber) -> dict[str, str]:
         kind: _card_prefix(settings.SITE_URL, kind) + make_token(subscriber, purpose) + "/"
         for kind, purpose in (("feedback", Purpose.FEEDBACK), ("follow", Purpose.FOLLOW))
     }
+
+
+_SLOT = "XPDSLOTX"  # letters only: reverse() leaves it as is
 
 
 @lru_cache(maxsize=8)

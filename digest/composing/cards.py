@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from digest.composing.content import DigestContent, Section
-from digest.composing.render import fold_header
+from digest.emails.render import author_line, fold_header
 from digest.models import Paper
 from digest.topics import highlight
 
@@ -45,16 +45,6 @@ class Links:
     # Per kind of card action, the reader's URL prefix (".../feedback/<token>/"). Empty: cards
     # carry no per-reader links (a copy sent to someone else, the public archive).
     card_bases: Mapping[str, str] = field(default_factory=dict)
-
-
-def author_line(paper: Paper) -> str:
-    names = [a for a in paper.authors if a]
-    count = paper.author_count or len(names)
-    if not names:
-        return f"{count} author{'s' if count != 1 else ''}" if count else ""
-    if len(names) <= 3:
-        return ", ".join(names)
-    return f"{names[0]}, {names[1]} and {count - 2} others"
 
 
 def meta_line(paper: Paper) -> list[str]:

@@ -11,7 +11,7 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
 from digest.composing.content import DigestContent
-from digest.composing.render import RenderedEmail
+from digest.emails.render import RenderedEmail
 
 
 @dataclass(slots=True)

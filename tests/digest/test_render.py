@@ -12,7 +12,7 @@ import pytest
 import time_machine
 
 from digest.composing.build import DayBuilder, digest_message
-from digest.composing.render import render_email
+from digest.emails.render import render_email
 from subscriptions.models import Subscriber, Topic
 from tests.factories import PaperFactory
 

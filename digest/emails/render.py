@@ -10,10 +10,14 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from django.conf import settings
 from premailer import Premailer
+
+if TYPE_CHECKING:
+    from digest.models import Paper
 
 EMAIL_TEMPLATES = Path(settings.BASE_DIR) / "templates" / "email"
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
@@ -101,6 +105,17 @@ def fold_header(value: str, *, limit: int = 200) -> str:
     """One line, no control characters: paper text in a subject never starts a second header."""
     value = " ".join(value.split())
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def author_line(paper: Paper) -> str:
+    """Up to three names, else the first two and how many others: as every email writes them."""
+    names = [a for a in paper.authors if a]
+    count = paper.author_count or len(names)
+    if not names:
+        return f"{count} author{'s' if count != 1 else ''}" if count else ""
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{names[0]}, {names[1]} and {count - 2} others"
 
 
 @dataclass(frozen=True, slots=True)
