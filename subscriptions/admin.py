@@ -24,7 +24,7 @@ from digest.admin.readonly import ReadOnlyInline
 from digest.web.csp import allow_email
 from subscriptions import admin_services
 from subscriptions.models import Subscriber, Topic
-from subscriptions.services import SubscriberStateError
+from subscriptions.readers.services import SubscriberStateError
 
 # An upload larger than this is a mistake (a few hundred thousand rows), not a subscriber list.
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
@@ -272,7 +272,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     def import_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_change_permission(request):
             raise PermissionDenied
-        from subscriptions.importing import subscribers_import
+        from subscriptions.readers.importing import subscribers_import
 
         report = None
         form = ImportForm(request.POST or None, request.FILES or None)

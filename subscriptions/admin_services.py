@@ -14,9 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from digest.papers.selectors import latest_listing_day
-from subscriptions.importing import spreadsheet_safe
 from subscriptions.models import Subscriber, Suppression
-from subscriptions.services import SubscriberStateError, email_hash, is_suppressed
+from subscriptions.readers.importing import spreadsheet_safe
+from subscriptions.readers.services import SubscriberStateError, email_hash, is_suppressed
 
 # Suppression reasons written here. An editor can lift only their own suppression of someone who
 # was still receiving mail, or a bounce; a reader's own unsubscribe, a complaint or an erasure is
@@ -93,7 +93,7 @@ def subscriber_resend_confirmation(*, subscriber: Subscriber) -> bool:
     subscriber who is not suppressed gets one; returns whether it was queued."""
     if subscriber.status != Subscriber.Status.PENDING or is_suppressed(subscriber.email):
         return False
-    from subscriptions.tasks import enqueue_signup_email  # the task module imports Celery
+    from subscriptions.readers.tasks import enqueue_signup_email  # the task module imports Celery
 
     enqueue_signup_email(subscriber.email)
     return True

@@ -26,13 +26,13 @@ from digest.emails.links import absolute_url
 from digest.emails.render import author_line
 from digest.papers.selectors import visible_papers
 from subscriptions.models import Subscriber
-from subscriptions.services import (
+from subscriptions.readers.services import (
     email_hash,
     is_suppressed,
     normalize_email,
     transactional_send,
 )
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.tokens import Purpose, make_token
 
 DAY_SECONDS = 24 * 3600
 # Who may be mailed a Follow link: readers who confirmed and have not left.

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import is_ratelimited
 
-from subscriptions.services import normalize_email
+from subscriptions.readers.services import normalize_email
 
 
 def _email_key(group: str, request: HttpRequest) -> str:

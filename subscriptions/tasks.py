@@ -1,4 +1,9 @@
-"""Thin Celery tasks: take plain values, call one service, return."""
+"""Thin Celery tasks: take plain values, call one service, return.
+
+Each group keeps its own tasks (`readers/tasks.py`, `feedback/tasks.py`); this module, the one
+Celery's autodiscovery imports, gathers them. Task names are fixed strings: queued messages name
+them, so a move never strands one.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,16 @@ import smtplib
 from celery import shared_task
 from django.db import transaction
 
-from subscriptions import follow_links, retention, services
+from subscriptions import follow_links
+from subscriptions.readers.tasks import enqueue_signup_email, purge_unconfirmed, send_signup_email
 
-
-@shared_task(
-    name="subscriptions.send_signup_email",
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=3,
-)
-def send_signup_email(email: str, asked: str = "signup") -> str:
-    """The confirmation or manage-link email after a signup or a request for a new link (or
-    nothing, see the service). Safe to run twice: the worst case is a second copy of a link."""
-    return services.signup_email_send(email=email, asked=asked).value
+__all__ = [
+    "enqueue_follow_link",
+    "enqueue_signup_email",
+    "purge_unconfirmed",
+    "send_follow_link",
+    "send_signup_email",
+]
 
 
 @shared_task(
@@ -32,19 +34,6 @@ def send_follow_link(email: str, arxiv_id: str) -> str:
     """A subscriber's Follow link for one paper, asked for on its archive page (or nothing,
     see the service). A retry after a failed send may send it; a sent one is not sent again."""
     return follow_links.follow_link_send(email=email, arxiv_id=arxiv_id).value
-
-
-@shared_task(name="subscriptions.purge_unconfirmed")
-def purge_unconfirmed() -> int:
-    """Daily: delete signups never confirmed within UNCONFIRMED_RETENTION_DAYS."""
-    return retention.subscribers_purge_unconfirmed()
-
-
-def enqueue_signup_email(email: str, *, asked: str = "signup") -> None:
-    """Queue the signup email once the signup is committed. Always called, whatever the
-    address, so the answer's timing does not depend on it; a broker outage is logged rather
-    than turned into an error page that would differ from the usual answer."""
-    transaction.on_commit(lambda: send_signup_email.delay(email, asked), robust=True)
 
 
 def enqueue_follow_link(email: str, arxiv_id: str) -> None:

@@ -14,13 +14,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from digest.models import Paper
-from subscriptions import follows, forms, services, tasks, votes
+from subscriptions import follows, forms, tasks, votes
 from subscriptions.client_ip import client_ip
 from subscriptions.models import Subscriber, Vote
 from subscriptions.preview import topic_preview
 from subscriptions.ratelimits import preview_limited, signup_limited
-from subscriptions.retention import subscriber_erase
-from subscriptions.tokens import Purpose, TokenError, make_token, read_token
+from subscriptions.readers import services
+from subscriptions.readers.retention import subscriber_erase
+from subscriptions.readers.time_zones import time_zone_suggestions
+from subscriptions.readers.tokens import Purpose, TokenError, make_token, read_token
 
 T = "web/subscriptions/"
 
@@ -76,7 +78,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "consent_text": forms.consent_text(),
-            "time_zones": forms.time_zone_suggestions(),
+            "time_zones": time_zone_suggestions(),
         },
     )
 
@@ -191,7 +193,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "deliveries": deliveries,
         "follows": follows.follows_running(subscriber=subscriber),
         "unsubscribe_token": make_token(subscriber, Purpose.UNSUBSCRIBE),
-        "time_zones": forms.time_zone_suggestions(),
+        "time_zones": time_zone_suggestions(),
     }
     return render(request, T + "manage.html", context, status=status)
 

@@ -17,7 +17,7 @@ from django.dispatch import receiver
 
 from digest.models import Delivery, DeliveryEvent
 from subscriptions.models import Subscriber
-from subscriptions.services import (
+from subscriptions.readers.services import (
     normalize_email,
     subscriber_suppress,
     subscriber_unsubscribe,

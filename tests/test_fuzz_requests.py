@@ -33,7 +33,7 @@ from digest.models import Delivery
 from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
 from subscriptions.models import Subscriber
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.tokens import Purpose, make_token
 from tests.factories import SubscriberFactory
 from tests.fuzzing import (
     OPERATOR,

@@ -25,7 +25,7 @@ from digest.emails.links import absolute_url
 from digest.emails.render import RenderedEmail, render_email
 from digest.recommend import Vote
 from subscriptions.models import Subscriber
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.tokens import Purpose, make_token
 
 
 class DayBuilder:

@@ -16,7 +16,7 @@ from digest.models import Delivery, Paper, PaperEvent
 from digest.papers.selectors import trending_papers
 from digest.web.csp import allow_email
 from subscriptions.models import Subscriber
-from subscriptions.tokens import Purpose, TokenError, read_token
+from subscriptions.readers.tokens import Purpose, TokenError, read_token
 
 
 @require_GET

@@ -16,7 +16,7 @@ from digest.composing.build import DayBuilder
 from digest.models import Follow
 from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.tokens import Purpose, make_token
 from tests.browser.conftest import PHONE
 from tests.browser.test_reader_journey import link_in_last_email, new_page
 from tests.factories import SubscriberFactory

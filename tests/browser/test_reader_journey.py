@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
 from subscriptions.models import Subscriber
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.tokens import Purpose, make_token
 from tests.browser.conftest import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

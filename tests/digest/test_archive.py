@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from digest.models import Delivery, Paper
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.tokens import Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

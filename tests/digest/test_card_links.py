@@ -11,7 +11,7 @@ from django.test import Client
 
 from digest.composing.build import DayBuilder, public_links
 from subscriptions.models import Vote
-from subscriptions.tokens import Purpose, read_token
+from subscriptions.readers.tokens import Purpose, read_token
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from digest.composing import build
 from digest.models import Delivery
 from subscriptions.models import Subscriber
-from subscriptions.tokens import Purpose
+from subscriptions.readers.tokens import Purpose
 from tests.factories import DeliveryFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

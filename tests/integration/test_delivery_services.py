@@ -21,7 +21,7 @@ from digest.delivery.claims import _CLAIM_MANY_POSTGRESQL, _CLAIM_POSTGRESQL
 from digest.delivery.planning import deliveries_plan_due
 from digest.models import Delivery
 from subscriptions.models import Subscriber
-from subscriptions.services import subscriber_unsubscribe
+from subscriptions.readers.services import subscriber_unsubscribe
 from tests.integration.conftest import (
     RedisServer,
     SmtpSink,

@@ -13,9 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from subscriptions import admin_services
-from subscriptions.importing import parse_rows
 from subscriptions.models import Subscriber, Suppression
-from subscriptions.services import SubscriberStateError, email_hash, is_suppressed
+from subscriptions.readers.importing import parse_rows
+from subscriptions.readers.services import SubscriberStateError, email_hash, is_suppressed
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -300,7 +300,7 @@ def test_preview_when_nothing_would_be_sent(admin_client):
 
 
 def test_reactivate_after_a_webhook_bounce_but_not_a_complaint():
-    from subscriptions.services import subscriber_suppress
+    from subscriptions.readers.services import subscriber_suppress
 
     bounced = subscriber_suppress(subscriber=SubscriberFactory(), reason="bounced")
     complained = subscriber_suppress(subscriber=SubscriberFactory(), reason="complained")

@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from subscriptions.models import Subscriber, Topic, Vote
-from subscriptions.retention import subscriber_erase
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.retention import subscriber_erase
+from subscriptions.readers.tokens import Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.urls import reverse
 from digest.composing.build import DayBuilder, card_bases
 from digest.models import Follow
 from subscriptions.follows import follow_start
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.tokens import Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

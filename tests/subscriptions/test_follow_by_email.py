@@ -19,7 +19,7 @@ from django.utils import timezone
 from digest.models import Follow
 from subscriptions.follow_links import FollowLink, follow_link_send
 from subscriptions.models import Suppression
-from subscriptions.services import email_hash
+from subscriptions.readers.services import email_hash
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

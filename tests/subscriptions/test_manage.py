@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from subscriptions.models import Subscriber
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.tokens import Purpose, make_token
 from tests.factories import DeliveryFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from digest.models import Delivery
 from subscriptions.models import Subscriber, Suppression, Topic
-from subscriptions.retention import subscribers_purge_unconfirmed
-from subscriptions.services import email_hash, is_suppressed
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.retention import subscribers_purge_unconfirmed
+from subscriptions.readers.services import email_hash, is_suppressed
+from subscriptions.readers.tokens import Purpose, make_token
 from tests.factories import DeliveryFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from django.core import mail
 
-from subscriptions import services
 from subscriptions.models import Subscriber, Suppression
-from subscriptions.services import Preferences, SignupEmail
+from subscriptions.readers import services
+from subscriptions.readers.services import Preferences, SignupEmail
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db

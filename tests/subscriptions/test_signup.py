@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from subscriptions.forms import consent_text
 from subscriptions.models import Subscriber, Suppression
-from subscriptions.services import email_hash
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.services import email_hash
+from subscriptions.readers.tokens import Purpose, make_token
 from tests.factories import SubscriberFactory
 from tests.subscriptions.conftest import signup_data
 
@@ -193,7 +193,8 @@ def test_the_email_task_is_queued_for_every_address(
 ):
     queued: list[str] = []
     monkeypatch.setattr(
-        "subscriptions.tasks.send_signup_email.delay", lambda email, asked: queued.append(email)
+        "subscriptions.readers.tasks.send_signup_email.delay",
+        lambda email, asked: queued.append(email),
     )
     Suppression.objects.create(email_hash=email_hash("gone@example.org"), reason="erased")
     SubscriberFactory(email="active@example.org", status="active")

@@ -13,7 +13,7 @@ import pytest
 
 from digest.models import DeliveryEvent
 from subscriptions.models import Subscriber, Suppression
-from subscriptions.services import email_hash
+from subscriptions.readers.services import email_hash
 from tests.factories import DeliveryFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from subscriptions.models import Subscriber
-from subscriptions.services import topics_replace
+from subscriptions.readers.services import topics_replace
 
 ADMIN_USER = "admin"
 # A laptop demo only; production admins use createsuperuser.

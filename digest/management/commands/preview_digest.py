@@ -13,7 +13,7 @@ from digest.composing.build import digest_preview_content
 from digest.management.commands.fetch_papers import parse_day
 from digest.papers.selectors import latest_listing_day
 from subscriptions.models import Subscriber
-from subscriptions.services import normalize_email
+from subscriptions.readers.services import normalize_email
 
 
 class Command(BaseCommand):

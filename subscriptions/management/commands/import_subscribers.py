@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from subscriptions.importing import subscribers_import
+from subscriptions.readers.importing import subscribers_import
 
 
 class Command(BaseCommand):

@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from digest.papers.selectors import arxiv_ids_known
 from digest.topics import validate as validate_query
-from subscriptions.forms import time_zone_named
 from subscriptions.models import Subscriber
-from subscriptions.services import is_suppressed, normalize_email, topics_replace
-from subscriptions.tasks import enqueue_signup_email
+from subscriptions.readers.services import is_suppressed, normalize_email, topics_replace
+from subscriptions.readers.tasks import enqueue_signup_email
+from subscriptions.readers.time_zones import time_zone_named
 
 REQUIRED = ("email", "topics")
 # The `weekday` column: a day's name, whole or its first three letters ("wednesday", "Wed").

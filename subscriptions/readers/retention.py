@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from subscriptions.models import Subscriber, Suppression
-from subscriptions.services import email_hash
+from subscriptions.readers.services import email_hash
 
 
 def subscriber_erase(*, subscriber: Subscriber) -> None:

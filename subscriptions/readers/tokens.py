@@ -44,7 +44,7 @@ _NEVER_REVOKED = (Purpose.UNSUBSCRIBE, Purpose.FEEDBACK, Purpose.FOLLOW)
 
 
 def _salt(purpose: Purpose) -> str:
-    return f"subscriptions.tokens.{purpose.value}"
+    return f"subscriptions.readers.tokens.{purpose.value}"
 
 
 def _max_age(purpose: Purpose) -> timedelta | None:

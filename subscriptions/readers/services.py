@@ -17,7 +17,7 @@ from django.utils import timezone
 from digest.emails.links import absolute_url
 from digest.emails.render import render_email
 from subscriptions.models import Subscriber, Suppression, Topic
-from subscriptions.tokens import Purpose, make_token
+from subscriptions.readers.tokens import Purpose, make_token
 
 
 def normalize_email(email: str) -> str:
