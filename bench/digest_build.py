@@ -132,8 +132,8 @@ def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, o
     from django.test.utils import CaptureQueriesContext
 
     from digest.composing.build import DayBuilder
-    from digest.composing.recommended import votes_by_subscriber
     from digest.composing.selection import sent_papers_by_subscriber, updates_by_subscriber
+    from subscriptions.feedback.selectors import votes_by_subscriber
     from subscriptions.models import Subscriber, Topic
 
     builder = DayBuilder(DAY)

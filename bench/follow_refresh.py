@@ -99,8 +99,8 @@ def make_followed(count: int) -> None:
     """`count` older papers, v1 without code, each followed by 1 to 3 readers at least."""
     from django.utils import timezone
 
-    from digest.models import Follow, Paper
-    from subscriptions.models import Subscriber
+    from digest.models import Paper
+    from subscriptions.models import Follow, Subscriber
 
     listed = DAY - timedelta(days=20)
     Paper.objects.bulk_create(
@@ -142,9 +142,9 @@ def main() -> None:
     from django.conf import settings
     from django.db import connection
 
-    from digest.models import Follow, PaperEvent
-    from digest.papers.following import followed_refresh
-    from subscriptions.models import Subscriber
+    from digest.following.refresh import followed_refresh
+    from digest.models import PaperEvent
+    from subscriptions.models import Follow, Subscriber
 
     started = time.perf_counter()
     make_papers(args.papers)

@@ -35,7 +35,7 @@ def _schedule(sender: Celery, **_: object) -> None:
             "task": "digest.refresh_trending",
             "schedule": crontab(minute=30, hour=settings.TRENDING_REFRESH_HOURS_UTC),
         },
-        # Followed papers: a share each hour, each paper once a day (digest/papers/following.py).
+        # Followed papers: a share each hour, each paper once a day (digest/following/refresh.py).
         "refresh-followed": {
             "task": "digest.refresh_followed",
             "schedule": crontab(minute=20),

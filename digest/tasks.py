@@ -24,9 +24,9 @@ from digest.delivery.batch import (
     when_database_is_back,
 )
 from digest.delivery.planning import deliveries_plan_due
+from digest.following.refresh import RefreshBusy, followed_refresh
 from digest.monitoring.health import daily_health_report
 from digest.papers.fetching import listing_fetch, trending_refresh
-from digest.papers.following import RefreshBusy, followed_refresh
 
 logger = logging.getLogger(__name__)
 

@@ -120,6 +120,34 @@ class Vote(models.Model):
         return f"{self.value} {self.paper_id} by {self.subscriber_id}"
 
 
+class Follow(models.Model):
+    """A reader following a paper: its events go into their digest until the follow expires.
+
+    What was told is recorded in each delivery's `papers` (section "updates", with the event
+    id), so "each event once per reader" follows from "each digest once" without a write per
+    reader, and a batch reads it with the delivery history it reads anyway.
+    """
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="follows")
+    paper = models.ForeignKey("digest.Paper", on_delete=models.CASCADE, related_name="follows")
+    followed_at = models.DateTimeField()
+    renewed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+    # Set when the paper is withdrawn: nothing more is told about it.
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # The table keeps the name it had when the model lived in digest.
+        db_table = "digest_follow"
+        ordering = ["-followed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "paper"], name="one_follow_per_paper"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.subscriber_id} follows {self.paper_id}"
+
+
 class Suppression(models.Model):
     """An address that must never be mailed again, kept only as a hash after erasure."""
 

@@ -54,7 +54,7 @@ def preview_limited(request: HttpRequest) -> bool:
 
 def follow_request_limited(request: HttpRequest) -> bool:
     """The Follow-by-email form of a paper's archive page, per IP. (Per address, the service
-    sends each paper's link once a day: subscriptions.follow_links.)"""
+    sends each paper's link once a day: subscriptions.feedback.follow_links.)"""
     return is_ratelimited(
         request,
         group="subscriptions.follow_request.ip",

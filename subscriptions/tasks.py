@@ -1,18 +1,11 @@
 """Thin Celery tasks: take plain values, call one service, return.
 
-Each group keeps its own tasks (`readers/tasks.py`, `feedback/tasks.py`); this module, the one
-Celery's autodiscovery imports, gathers them. Task names are fixed strings: queued messages name
-them, so a move never strands one.
+Each group keeps its own tasks (:mod:`subscriptions.readers.tasks`,
+:mod:`subscriptions.feedback.tasks`); this module, the one Celery's autodiscovery imports, gathers
+them. Task names are fixed strings: queued messages name them, so a move never strands one.
 """
 
-from __future__ import annotations
-
-import smtplib
-
-from celery import shared_task
-from django.db import transaction
-
-from subscriptions import follow_links
+from subscriptions.feedback.tasks import enqueue_follow_link, send_follow_link
 from subscriptions.readers.tasks import enqueue_signup_email, purge_unconfirmed, send_signup_email
 
 __all__ = [
@@ -22,20 +15,3 @@ __all__ = [
     "send_follow_link",
     "send_signup_email",
 ]
-
-
-@shared_task(
-    name="subscriptions.send_follow_link",
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=3,
-)
-def send_follow_link(email: str, arxiv_id: str) -> str:
-    """A subscriber's Follow link for one paper, asked for on its archive page (or nothing,
-    see the service). A retry after a failed send may send it; a sent one is not sent again."""
-    return follow_links.follow_link_send(email=email, arxiv_id=arxiv_id).value
-
-
-def enqueue_follow_link(email: str, arxiv_id: str) -> None:
-    """Queue the Follow-link email, whatever the address (as enqueue_signup_email)."""
-    transaction.on_commit(lambda: send_follow_link.delay(email, arxiv_id), robust=True)

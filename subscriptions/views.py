@@ -14,8 +14,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from digest.models import Paper
-from subscriptions import follows, forms, tasks, votes
+from subscriptions import forms, tasks
 from subscriptions.client_ip import client_ip
+from subscriptions.feedback import follows, votes
 from subscriptions.models import Subscriber, Vote
 from subscriptions.preview import topic_preview
 from subscriptions.ratelimits import preview_limited, signup_limited

@@ -56,3 +56,48 @@ def test_migrate_alone_then_a_signup_works(tmp_path):
     _run(env, "migrate", "--noinput")
     rows = sqlite3.connect(tmp_path / "digest.sqlite3").execute("SELECT count(*) FROM django_cache")
     assert rows.fetchone()[0] > 0
+
+
+FOLLOW_BEFORE = """
+import datetime as dt
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+# The models as they were before the move (Follow in digest), written through their own state.
+state = MigrationLoader(connection).project_state(
+    [
+        ("digest", "0004_paper_ai_summary_label"),
+        ("subscriptions", "0002_votes_and_recommendations_switch"),
+    ]
+)
+apps = state.apps
+now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+paper = apps.get_model("digest", "Paper").objects.create(
+    arxiv_id="2412.00001", title="A followed paper", listed_on=now.date()
+)
+reader = apps.get_model("subscriptions", "Subscriber").objects.create(
+    email="ada@example.org", status="active", delivery_hour=7, max_papers=10
+)
+apps.get_model("digest", "Follow").objects.create(
+    subscriber=reader, paper=paper, followed_at=now, expires_at=now + dt.timedelta(days=60)
+)
+"""
+
+FOLLOW_AFTER = """
+from subscriptions.models import Follow
+follow = Follow.objects.select_related("subscriber", "paper").get()
+print(follow.subscriber.email, follow.paper.arxiv_id)
+"""
+
+
+def test_follows_survive_the_move_of_their_model_to_subscriptions(tmp_path):
+    # A site migrated before Follow moved from digest to subscriptions keeps its follows: the
+    # move changes Django's state only, the table and its rows stay.
+    env = _fresh_site(tmp_path)
+    _run(env, "migrate", "--noinput", "digest", "0004")
+    _run(env, "migrate", "--noinput", "subscriptions", "0002")
+    _run(env, "shell", "--no-imports", "-c", FOLLOW_BEFORE)
+    _run(env, "migrate", "--noinput")
+    assert _run(env, "shell", "--no-imports", "-c", FOLLOW_AFTER).split() == [
+        "ada@example.org",
+        "2412.00001",
+    ]

@@ -14,7 +14,7 @@ from digest.composing.assemble import DayRenderer
 from digest.composing.cards import Links
 from digest.composing.content import DigestContent, Update
 from digest.composing.mime import DigestMessage
-from digest.composing.recommended import recommended_select, votes_by_subscriber
+from digest.composing.recommended import recommended_select
 from digest.composing.selection import (
     DayContext,
     digest_select,
@@ -24,6 +24,7 @@ from digest.composing.selection import (
 from digest.emails.links import absolute_url
 from digest.emails.render import RenderedEmail, render_email
 from digest.recommend import Vote
+from subscriptions.feedback.selectors import votes_by_subscriber
 from subscriptions.models import Subscriber
 from subscriptions.readers.tokens import Purpose, make_token
 

@@ -3,8 +3,8 @@ reordered by them.
 
 A reader's model comes from their votes ("More / Less like this") and their `like:` topics, which
 count as likes (an excluded `-like:` as a dislike). Readers with neither cost nothing. The
-votes of a send batch are read in one query (:func:`votes_by_subscriber`); the text features
-are fitted once per day and process (:class:`digest.recommend.WindowFeatures`, on the
+votes of a send batch are read in one query (`subscriptions.feedback.selectors`); the text
+features are fitted once per day and process (:class:`digest.recommend.WindowFeatures`, on the
 DayContext), and scoring a reader is a product of at most a few dozen similarity rows the day
 keeps.
 """
@@ -20,19 +20,6 @@ from digest.composing.selection import DayContext
 from digest.recommend import Vote, reader_model_train, recommend, reorder
 from digest.topics import QueryError, parse
 from digest.topics.query import Term
-from subscriptions.models import Vote as VoteRow
-
-
-def votes_by_subscriber(*, subscriber_ids: Iterable[int]) -> dict[int, list[Vote]]:
-    """Each reader's votes on papers, for a batch of readers in one query (readers without
-    votes are absent)."""
-    found: dict[int, list[Vote]] = {}
-    rows = VoteRow.objects.filter(subscriber_id__in=list(subscriber_ids)).values_list(
-        "subscriber_id", "paper__arxiv_id", "value"
-    )
-    for subscriber_id, arxiv_id, value in rows:
-        found.setdefault(subscriber_id, []).append(Vote(arxiv_id, value == VoteRow.Value.LIKE))
-    return found
 
 
 def topic_votes(topics: Iterable[str]) -> dict[str, tuple[Vote, str]]:

@@ -16,10 +16,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 
 from digest.composing.content import DigestContent, Pick, Reason, Section, Update
-from digest.models import Delivery, Follow, Paper, PaperEvent
+from digest.models import Delivery, Paper, PaperEvent
 from digest.papers.selectors import papers_listed
 from digest.recommend import WindowFeatures
 from digest.topics import Match, PaperIndex, PaperText, QueryError, topic_label
+from subscriptions.feedback.selectors import follows_running_of
 from subscriptions.models import Subscriber, Topic
 
 # The topic section reaches back to the subscriber's last digest, at most this far.
@@ -250,11 +251,7 @@ def updates_by_subscriber(
     start_of_day = datetime.combine(context.day, time.min, tzinfo=UTC)
     # The batch's follows by reader (the subscriber index): the papers with events are matched
     # here, since an IN list of them too led SQLite to scan every follower of those papers.
-    follows = Follow.objects.filter(
-        subscriber_id__in=list(subscriber_ids),
-        ended_at__isnull=True,
-        expires_at__gt=start_of_day,
-    ).values_list("subscriber_id", "paper_id", "followed_at")
+    follows = follows_running_of(subscriber_ids=subscriber_ids, at=start_of_day)
     candidates: dict[int, list[Update]] = {}
     for subscriber_id, paper_id, followed_at in follows:
         events = by_paper.get(paper_id)

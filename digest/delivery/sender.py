@@ -26,7 +26,6 @@ from django.utils import timezone
 
 from digest.composing.build import DayBuilder, digest_message, subscriber_links
 from digest.composing.content import Update
-from digest.composing.recommended import votes_by_subscriber
 from digest.composing.selection import (
     sent_papers_by_subscriber,
     topics_by_subscriber,
@@ -60,6 +59,7 @@ from digest.delivery.sending_errors import (
 from digest.logging import log_context
 from digest.models import Delivery
 from digest.recommend import Vote
+from subscriptions.feedback.selectors import votes_by_subscriber
 
 logger = logging.getLogger("digest.delivery")
 

@@ -1,8 +1,8 @@
 """A paper's page in the web archive (/digests/<day>/<arXiv id>/), and its Follow-by-email form.
 
 The archive does not know its visitors: the form takes an address and queues the Follow-link
-email for it (subscriptions.follow_links decides whether anything is sent), then answers with
-the same "check your inbox" page whatever the address.
+email for it (subscriptions.feedback.follow_links decides whether anything is sent), then
+answers with the same "check your inbox" page whatever the address.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from digest.composing.content import Update
 from digest.models import Paper
 from digest.papers.selectors import paper_listed, public_events
+from subscriptions.feedback.tasks import enqueue_follow_link
 from subscriptions.forms import FollowByEmailForm
 from subscriptions.ratelimits import follow_request_limited
-from subscriptions.tasks import enqueue_follow_link
 
 TOO_MANY = (
     "We've had several follow requests from you in a short time. "

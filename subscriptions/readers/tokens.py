@@ -44,7 +44,9 @@ _NEVER_REVOKED = (Purpose.UNSUBSCRIBE, Purpose.FEEDBACK, Purpose.FOLLOW)
 
 
 def _salt(purpose: Purpose) -> str:
-    return f"subscriptions.readers.tokens.{purpose.value}"
+    # The salts name the module where tokens were first made: links in sent emails carry them, so
+    # they never change when the code moves.
+    return f"subscriptions.tokens.{purpose.value}"
 
 
 def _max_age(purpose: Purpose) -> timedelta | None:

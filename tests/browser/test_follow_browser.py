@@ -13,9 +13,9 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from digest.composing.build import DayBuilder
-from digest.models import Follow
 from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
+from subscriptions.models import Follow
 from subscriptions.readers.tokens import Purpose, make_token
 from tests.browser.conftest import PHONE
 from tests.browser.test_reader_journey import link_in_last_email, new_page

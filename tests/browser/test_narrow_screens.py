@@ -14,8 +14,8 @@ from playwright.sync_api import Page
 from digest.models import Delivery, Paper, PaperEvent
 from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
+from subscriptions.feedback.votes import vote_record
 from subscriptions.readers.tokens import Purpose, make_token
-from subscriptions.votes import vote_record
 from tests.factories import SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

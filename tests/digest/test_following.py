@@ -10,14 +10,15 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from pytest_httpserver import HTTPServer
 
-from digest.models import Follow, Paper, PaperEvent
-from digest.papers.following import followed_due, followed_refresh, share_size
+from digest.following.refresh import followed_due, followed_refresh, share_size
+from digest.models import Paper, PaperEvent
 from digest.papers.ingest import papers_upsert
 from digest.sources.arxiv import fetch_arxiv_ids
 from digest.sources.hf import fetch_hf_paper
 from digest.sources.http import FetchError, HttpFetcher, RateLimiter
 from digest.sources.records import PaperRecord
-from subscriptions.follows import follow_start
+from subscriptions.feedback.follows import follow_start
+from subscriptions.models import Follow
 from tests.digest.sources.conftest import fixture_bytes
 from tests.factories import PaperFactory, SubscriberFactory
 
@@ -293,7 +294,7 @@ def test_command_prints_a_summary(httpserver: HTTPServer, followed, capsys):
 def test_one_refresh_at_a_time(httpserver: HTTPServer, followed):
     from django.core.cache import cache
 
-    from digest.papers.following import LOCK_KEY
+    from digest.following.refresh import LOCK_KEY
 
     serve_all(httpserver)
     cache.add(LOCK_KEY, "another run", timeout=60)  # beat's run, still going

@@ -12,9 +12,9 @@ from django.utils import timezone
 from config.celery import app
 from digest.models import FetchRun
 from digest.tasks import refresh_followed, refresh_trending
-from subscriptions.follows import follow_start
+from subscriptions.feedback.follows import follow_start
 from subscriptions.models import Subscriber
-from subscriptions.tasks import purge_unconfirmed
+from subscriptions.readers.tasks import purge_unconfirmed
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

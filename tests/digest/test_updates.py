@@ -16,7 +16,7 @@ from django.core.management import call_command
 from digest.composing.build import DayBuilder
 from digest.composing.selection import DayContext, updates_by_subscriber
 from digest.models import Delivery, Paper, PaperEvent
-from subscriptions.follows import follow_start
+from subscriptions.feedback.follows import follow_start
 from tests.digest.test_render import check_snapshot
 from tests.factories import PaperFactory, SubscriberFactory
 

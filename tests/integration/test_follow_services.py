@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from digest.models import Follow
-from subscriptions.follows import follow_start
+from subscriptions.feedback.follows import follow_start
+from subscriptions.models import Follow
 from tests.factories import PaperFactory, SubscriberFactory
 from tests.integration.test_delivery_services import at_once
 

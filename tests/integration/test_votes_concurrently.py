@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from subscriptions.feedback.votes import vote_record
 from subscriptions.models import Vote
-from subscriptions.votes import vote_record
 from tests.factories import PaperFactory, SubscriberFactory
 from tests.integration.test_delivery_services import at_once
 

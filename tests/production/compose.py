@@ -16,7 +16,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
-SETTINGS_FILE = ROOT / "digest" / "settings.py"
+SETTINGS_FILE = ROOT / "config" / "settings.py"
 
 
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:

@@ -264,7 +264,7 @@ def test_with_recommendations_off_the_vote_is_kept_and_the_page_says_so(client, 
 def test_liking_a_paper_offers_to_follow_it_too(reader, paper):
     """The saved page of a "More like this" has a Follow button (POST to the reader's follow
     page, CSRF as everywhere); a "Less like this" has none."""
-    from digest.models import Follow
+    from subscriptions.models import Follow
 
     url = vote_url(reader)
     client, token, _ = csrf_client_with_token(url)

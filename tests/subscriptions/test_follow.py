@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from digest.composing.build import DayBuilder, card_bases
-from digest.models import Follow
-from subscriptions.follows import follow_start
+from subscriptions.feedback.follows import follow_start
+from subscriptions.models import Follow
 from subscriptions.readers.tokens import Purpose, make_token
 from tests.factories import PaperFactory, SubscriberFactory
 

@@ -16,9 +16,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from digest.models import Follow
-from subscriptions.follow_links import FollowLink, follow_link_send
-from subscriptions.models import Suppression
+from subscriptions.feedback.follow_links import FollowLink, follow_link_send
+from subscriptions.models import Follow, Suppression
 from subscriptions.readers.services import email_hash
 from tests.factories import PaperFactory, SubscriberFactory
 
@@ -122,7 +121,7 @@ def test_the_email_task_is_queued_for_every_valid_address(
 ):
     queued: list[tuple[str, str]] = []
     monkeypatch.setattr(
-        "subscriptions.tasks.send_follow_link.delay", lambda *args: queued.append(args)
+        "subscriptions.feedback.tasks.send_follow_link.delay", lambda *args: queued.append(args)
     )
     SubscriberFactory(email="ada@example.org")
     for email in ("ada@example.org", "nobody@example.org"):

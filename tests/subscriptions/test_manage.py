@@ -150,8 +150,8 @@ def test_unsubscribed_reader_sees_a_resubscribe_button(client):
 
 
 def test_votes_are_listed_newest_first_and_can_be_removed_one_or_all(client, reader):
+    from subscriptions.feedback.votes import vote_record
     from subscriptions.models import Vote
-    from subscriptions.votes import vote_record
     from tests.factories import PaperFactory
 
     papers = [PaperFactory(title=f"Voted paper {n}") for n in range(3)]
@@ -192,7 +192,7 @@ def test_votes_are_listed_newest_first_and_can_be_removed_one_or_all(client, rea
 
 
 def test_removing_a_vote_on_a_long_title_says_it_in_whole_words(client, reader):
-    from subscriptions.votes import vote_record
+    from subscriptions.feedback.votes import vote_record
     from tests.factories import PaperFactory
 
     title = "Multimodal Data Integration for Oncology in the Era of Deep Neural Networks: A Review"
@@ -205,7 +205,7 @@ def test_removing_a_vote_on_a_long_title_says_it_in_whole_words(client, reader):
 
 
 def test_a_single_vote_has_its_remove_button_and_no_remove_all(client, reader):
-    from subscriptions.votes import vote_record
+    from subscriptions.feedback.votes import vote_record
     from tests.factories import PaperFactory
 
     vote_record(subscriber=reader, paper=PaperFactory(title="The one voted paper"), value="like")
@@ -228,7 +228,7 @@ def test_recommendations_switch_off_and_on(client, reader):
 
 
 def test_vote_actions_need_csrf(reader):
-    from subscriptions.votes import vote_record
+    from subscriptions.feedback.votes import vote_record
     from tests.factories import PaperFactory
 
     vote_record(subscriber=reader, paper=PaperFactory(), value="like")

@@ -6,17 +6,18 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
+from digest.recommend import Vote as ModelVote
 from digest.topics import validate
-from subscriptions.models import Vote
-from subscriptions.votes import (
+from subscriptions.feedback.selectors import votes_by_subscriber
+from subscriptions.feedback.votes import (
     VoteNotAllowed,
     subscriber_votes,
     topic_suggestions,
     vote_record,
     vote_remove,
-    votes_by_subscriber,
     votes_clear,
 )
+from subscriptions.models import Vote
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +85,6 @@ def test_a_batch_reads_its_readers_votes_in_one_query(django_assert_num_queries)
     with django_assert_num_queries(1):
         found = votes_by_subscriber(subscriber_ids=[r.pk for r in readers])
     assert found == {
-        readers[0].pk: [(papers[1].pk, "dislike"), (papers[0].pk, "like")],
-        readers[2].pk: [(papers[1].pk, "like")],
+        readers[0].pk: [ModelVote(papers[1].arxiv_id, False), ModelVote(papers[0].arxiv_id, True)],
+        readers[2].pk: [ModelVote(papers[1].arxiv_id, True)],
     }

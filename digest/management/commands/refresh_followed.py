@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from digest.following.refresh import RefreshBusy, followed_refresh
 from digest.management.commands.fetch_papers import parse_day
-from digest.papers.following import RefreshBusy, followed_refresh
 
 
 class Command(BaseCommand):

@@ -7,8 +7,6 @@ can vote; an unsubscribed reader's old link records nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -56,20 +54,6 @@ def subscriber_votes(*, subscriber: Subscriber) -> QuerySet[Vote]:
         .select_related("paper")
         .order_by("-updated_at", "-id")
     )
-
-
-def votes_by_subscriber(*, subscriber_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
-    """Each reader's votes as (paper id, value), newest first, for a batch of readers in one
-    query (readers without votes are absent): what a send batch needs to rank their papers."""
-    found: dict[int, list[tuple[int, str]]] = {}
-    rows = (
-        Vote.objects.filter(subscriber_id__in=list(subscriber_ids))
-        .order_by("subscriber_id", "-updated_at", "-id")
-        .values_list("subscriber_id", "paper_id", "value")
-    )
-    for subscriber_id, paper_id, value in rows:
-        found.setdefault(subscriber_id, []).append((paper_id, value))
-    return found
 
 
 def subscriber_vote(*, subscriber: Subscriber, paper: Paper) -> Vote | None:

@@ -25,13 +25,15 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from digest.models import Follow, Paper
+from digest.models import Paper
 from digest.papers.fetching import TRENDING_REFRESH_DAYS
 from digest.papers.ingest import papers_upsert
 from digest.sources.arxiv import ID_LIST_MAX, fetch_arxiv_ids
 from digest.sources.hf import fetch_hf_paper
 from digest.sources.http import FetchError, HttpFetcher, shared_rate_limiter
 from digest.sources.records import PaperRecord
+from subscriptions.feedback.follows import follows_end_withdrawn
+from subscriptions.feedback.selectors import followed_paper_ids
 
 logger = logging.getLogger(__name__)
 
@@ -72,14 +74,9 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def active_follows(*, at: datetime) -> Q:
-    """The filter of follows still running at `at` (not expired, not ended by a withdrawal)."""
-    return Q(ended_at__isnull=True, expires_at__gt=at)
-
-
 def followed_due(*, day: date) -> list[Paper]:
     """Followed papers (an active follow, not withdrawn) not yet refreshed or tried on `day`."""
-    followed = Follow.objects.filter(active_follows(at=day_start(day))).values("paper_id")
+    followed = followed_paper_ids(at=day_start(day))
     return list(
         Paper.objects.filter(pk__in=followed, withdrawn_at__isnull=True)
         .filter(Q(refreshed_on__isnull=True) | Q(refreshed_on__lt=day))
@@ -195,10 +192,3 @@ def _refresh(
         logger.warning("followed refresh %s: %s", day, error)
     logger.info("followed refresh: %s", report.summary())
     return report
-
-
-def follows_end_withdrawn(*, now: datetime | None = None) -> int:
-    """End every running follow of a withdrawn paper: nothing more is told about it."""
-    return Follow.objects.filter(ended_at__isnull=True, paper__withdrawn_at__isnull=False).update(
-        ended_at=now or timezone.now()
-    )

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from digest.models import Follow, Paper
-from subscriptions.models import Subscriber
+from digest.models import Paper
+from subscriptions.models import Follow, Subscriber
 
 
 def follow_start(*, subscriber: Subscriber, paper: Paper, now: datetime | None = None) -> Follow:
@@ -48,4 +48,11 @@ def follows_running(*, subscriber: Subscriber, now: datetime | None = None) -> l
         Follow.objects.filter(subscriber=subscriber, ended_at__isnull=True, expires_at__gt=now)
         .select_related("paper")
         .order_by("-followed_at")
+    )
+
+
+def follows_end_withdrawn(*, now: datetime | None = None) -> int:
+    """End every running follow of a withdrawn paper: nothing more is told about it."""
+    return Follow.objects.filter(ended_at__isnull=True, paper__withdrawn_at__isnull=False).update(
+        ended_at=now or timezone.now()
     )
