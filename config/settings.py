@@ -132,7 +132,7 @@ RATELIMIT_USE_CACHE = "default"
 # How many reverse proxies in front append to X-Forwarded-For (the compose deployment has one TLS
 # proxy): rate limits and consent records then use the client's address, not the proxy's.
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
-RATELIMIT_IP_META_KEY = "subscriptions.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "subscriptions.web.client_ip.client_ip"
 
 # --- Auth, i18n, static ------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

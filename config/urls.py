@@ -9,6 +9,6 @@ urlpatterns = [
     # ANYMAIL_WEBHOOK_SECRET; not anymail.urls (every provider's views: see webhook_views).
     path("anymail/<str:esp>/tracking/", webhook_views.tracking, name="tracking_webhook"),
     path("digests/", include("digest.web.archive_urls")),
-    path("", include("subscriptions.urls")),
+    path("", include("subscriptions.web.urls")),
     path("", include("digest.web.urls")),
 ]

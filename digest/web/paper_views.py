@@ -17,8 +17,8 @@ from digest.composing.content import Update
 from digest.models import Paper
 from digest.papers.selectors import paper_listed, public_events
 from subscriptions.feedback.tasks import enqueue_follow_link
-from subscriptions.forms import FollowByEmailForm
-from subscriptions.ratelimits import follow_request_limited
+from subscriptions.web.forms import FollowByEmailForm
+from subscriptions.web.ratelimits import follow_request_limited
 
 TOO_MANY = (
     "We've had several follow requests from you in a short time. "

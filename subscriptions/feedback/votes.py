@@ -1,6 +1,6 @@
 """Readers' votes on papers ("More like this" / "Less like this"): record, replace, remove, list.
 
-A vote comes from a signed link in the reader's own email (see views.feedback), so there is no
+A vote comes from a signed link in the reader's own email (see subscriptions.web.feedback), so there is no
 account: the services take the subscriber the link named. Only someone who still gets the digest
 can vote; an unsubscribed reader's old link records nothing.
 """

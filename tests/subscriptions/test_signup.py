@@ -10,10 +10,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from subscriptions.forms import consent_text
 from subscriptions.models import Subscriber, Suppression
 from subscriptions.readers.services import email_hash
 from subscriptions.readers.tokens import Purpose, make_token
+from subscriptions.web.forms import consent_text
 from tests.factories import SubscriberFactory
 from tests.subscriptions.conftest import signup_data
 
@@ -303,7 +303,7 @@ def test_csrf_is_enforced(client):
     ],
 )
 def test_client_ip_behind_trusted_proxies(rf, settings, hops, forwarded, expected):
-    from subscriptions.client_ip import client_ip
+    from subscriptions.web.client_ip import client_ip
 
     settings.TRUSTED_PROXIES = hops
     request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)

@@ -3,7 +3,7 @@
 Rates come from settings (`SIGNUP_RATE_PER_IP`, `SIGNUP_RATE_PER_EMAIL`, `PREVIEW_RATE_PER_IP`,
 `FOLLOW_REQUEST_RATE_PER_IP`),
 in django-ratelimit's "count/period" syntax (https://django-ratelimit.readthedocs.io/).
-The client IP comes from `subscriptions.client_ip` (REMOTE_ADDR, or X-Forwarded-For behind
+The client IP comes from `subscriptions.web.client_ip` (REMOTE_ADDR, or X-Forwarded-For behind
 TRUSTED_PROXIES proxies), set as django-ratelimit's RATELIMIT_IP_META_KEY.
 """
 
