@@ -1,8 +1,8 @@
 """Readers' votes on papers ("More like this" / "Less like this"): record, replace, remove, list.
 
-A vote comes from a signed link in the reader's own email (see subscriptions.web.feedback), so there is no
-account: the services take the subscriber the link named. Only someone who still gets the digest
-can vote; an unsubscribed reader's old link records nothing.
+A vote comes from a signed link in the reader's own email (see subscriptions.web.feedback), so
+there is no account: the services take the subscriber the link named. Only someone who still gets
+the digest can vote; an unsubscribed reader's old link records nothing.
 """
 
 from __future__ import annotations
