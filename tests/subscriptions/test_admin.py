@@ -12,7 +12,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from subscriptions import admin_services
+from subscriptions.admin import services as admin_services
 from subscriptions.models import Subscriber, Suppression
 from subscriptions.readers.importing import parse_rows
 from subscriptions.readers.services import SubscriberStateError, email_hash, is_suppressed

@@ -1,5 +1,5 @@
 """Subscribers in the admin: find them, act on their status, export and import, and preview the
-digest each one would get. Every change of status goes through subscriptions.admin_services."""
+digest each one would get. Every change of status goes through subscriptions.admin.services."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from django.utils.safestring import SafeString
 from digest.admin.badges import badge
 from digest.admin.readonly import ReadOnlyInline
 from digest.web.csp import allow_email
-from subscriptions import admin_services
+from subscriptions.admin import previews
+from subscriptions.admin import services as admin_services
 from subscriptions.models import Subscriber, Topic
 from subscriptions.readers.services import SubscriberStateError
 
@@ -229,15 +230,13 @@ class SubscriberAdmin(admin.ModelAdmin):
             raise Http404("No such subscriber.")
         if not self.has_view_permission(request, subscriber):
             raise PermissionDenied
-        day = admin_services.subscriber_digest_day(subscriber=subscriber)
+        day = previews.subscriber_digest_day(subscriber=subscriber)
         here = reverse("admin:subscriptions_subscriber_preview", args=[subscriber.pk])
         if request.method == "POST":
             return self._send_test(request, subscriber, day, here)
-        from digest.composing.build import (
-            digest_preview,  # loads the email templates; only needed here
+        rendered = (
+            previews.subscriber_digest_preview(subscriber=subscriber, day=day) if day else None
         )
-
-        rendered = digest_preview(subscriber=subscriber, day=day) if day else None
         context = {
             **self.admin_site.each_context(request),
             "title": f"Digest preview for {subscriber.email}",
@@ -261,9 +260,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         to = getattr(request.user, "email", "")
         if not to:
             self.message_user(request, "Your admin account has no email address.", messages.ERROR)
-        elif day is None or not admin_services.digest_send_test(
-            subscriber=subscriber, day=day, to=to
-        ):
+        elif day is None or not previews.digest_send_test(subscriber=subscriber, day=day, to=to):
             self.message_user(request, "Nothing would be sent today: no test sent.", messages.INFO)
         else:
             self.message_user(request, f"Test sent to {to}.", messages.SUCCESS)

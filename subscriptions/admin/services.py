@@ -6,14 +6,10 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
-from digest.papers.selectors import latest_listing_day
 from subscriptions.models import Subscriber, Suppression
 from subscriptions.readers.importing import spreadsheet_safe
 from subscriptions.readers.services import SubscriberStateError, email_hash, is_suppressed
@@ -121,40 +117,3 @@ def subscribers_export_rows(*, subscribers: Iterable[Subscriber]) -> Iterator[li
                 str(subscriber.max_papers),
             )
         ]
-
-
-def subscriber_digest_day(
-    *, subscriber: Subscriber, now: dt.datetime | None = None
-) -> dt.date | None:
-    """The day whose digest the subscriber would get now: the latest listing on or before their
-    local date (as the planner picks it)."""
-    now = now or timezone.now()
-    try:
-        local = now.astimezone(ZoneInfo(subscriber.timezone))
-    except (ZoneInfoNotFoundError, ValueError):
-        local = now.astimezone(dt.UTC)
-    return latest_listing_day(on_or_before=local.date())
-
-
-def digest_send_test(*, subscriber: Subscriber, day: dt.date, to: str) -> bool:
-    """Send `subscriber`'s digest of `day` to `to` (an editor), marked as a test. Returns False
-    when there is nothing to send that day."""
-    from digest.composing.build import digest_preview, public_links  # loads the Jinja2 environment
-
-    # The editor's copy must not carry the subscriber's own manage and unsubscribe links: a
-    # click (or a forwarded copy) would act on the subscriber's subscription.
-    rendered = digest_preview(subscriber=subscriber, day=day, links=public_links(day))
-    if rendered is None:
-        return False
-    message = EmailMultiAlternatives(
-        subject=f"[Test for {subscriber.email}] {rendered.subject}",
-        body=rendered.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        # No List-Unsubscribe here: a one-click unsubscribe from the editor's mail client would
-        # act on the subscriber's address.
-        headers={"Auto-Submitted": "auto-generated", "X-Digest-Test": subscriber.email},
-    )
-    message.attach_alternative(rendered.html, "text/html")
-    message.send()
-    return True
