@@ -221,7 +221,7 @@ ANYMAIL = {
 # The provider whose tracking webhook /anymail/<esp>/tracking/ is served (the only one: any other
 # provider's URL is a 404): by default the one of an anymail EMAIL_BACKEND
 # ("anymail.backends.postmark.EmailBackend" -> "postmark"); set it when sending through the
-# provider's SMTP relay instead. Empty: no webhook. subscriptions/webhook_views.py
+# provider's SMTP relay instead. Empty: no webhook. digest/web/webhooks.py
 WEBHOOK_ESP = env.str(
     "WEBHOOK_ESP",
     default=EMAIL_BACKEND.split(".")[2] if EMAIL_BACKEND.startswith("anymail.backends.") else "",

@@ -10,9 +10,6 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = "Subscriptions"
 
     def ready(self) -> None:
-        # Connects the anymail receivers; registers the webhook's configuration check.
-        from subscriptions import webhook_views, webhooks  # noqa: F401
-
         post_migrate.connect(create_cache_tables, sender=self)
 
 

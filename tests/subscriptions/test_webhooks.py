@@ -266,7 +266,7 @@ def test_refusals_do_not_mail_the_operators(client, settings, mailoutbox):
 
 
 def test_misconfigured_provider_is_a_startup_error(settings):
-    from subscriptions.webhook_views import check_webhook_configuration
+    from digest.web.webhooks import check_webhook_configuration
 
     assert check_webhook_configuration() == []
     settings.WEBHOOK_ESP = "mailgun"  # no ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY

@@ -3,7 +3,7 @@
 anymail authenticates the request (ANYMAIL["WEBHOOK_SECRET"] basic auth, plus the provider's
 signature where it has one), parses it into `AnymailTrackingEvent`s and sends the `tracking`
 signal once per event: https://anymail.dev/en/stable/sending/tracking/ (the URL, and a
-malformed body answered 400: subscriptions/webhook_views.py)
+malformed body answered 400: digest/web/webhooks.py)
 """
 
 from __future__ import annotations
