@@ -1,7 +1,7 @@
 """bench/send.py --provider-latency MS: the send path through a provider's HTTP API, with the
 real worker(s), on PostgreSQL.
 
-A local stand-in for Postmark's `POST /email` (tests/provider_api.py, in its own process,
+A local stand-in for Postmark's `POST /email` (tests/support/provider_api.py, in its own process,
 answering after MS milliseconds); anymail's Postmark backend pointed at it
 (ANYMAIL_POSTMARK_API_URL); N subscribers on DATABASE_URL (an empty database of your own); a
 redis-server of the benchmark's own on a free port; and the worker exactly as the compose file
@@ -150,7 +150,7 @@ def run(args: Any) -> int:
         return 2
     latency = args.provider_latency / 1000
     sys.path.insert(0, str(ROOT))
-    from tests.provider_api import TOKEN, ProviderAPI
+    from tests.support.provider_api import TOKEN, ProviderAPI
 
     api = ProviderAPI(free_port(), latency=latency)
     broker = _Redis()

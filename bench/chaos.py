@@ -52,7 +52,7 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.pgcluster import PostgresCluster, postgres_bin  # noqa: E402
+from tests.support.pgcluster import PostgresCluster, postgres_bin  # noqa: E402
 
 PYTHON = sys.executable
 CELERY = str(Path(sys.executable).with_name("celery"))

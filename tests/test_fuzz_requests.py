@@ -34,8 +34,8 @@ from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
 from subscriptions.models import Subscriber
 from subscriptions.readers.tokens import Purpose, make_token
-from tests.factories import SubscriberFactory
-from tests.fuzzing import (
+from tests.support.factories import SubscriberFactory
+from tests.support.fuzzing import (
     OPERATOR,
     REQUESTS,
     SECRET,

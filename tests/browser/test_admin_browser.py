@@ -20,7 +20,7 @@ from digest.papers.ingest import papers_upsert
 from digest.papers.selectors import trending_papers
 from digest.sources.snapshot import load_snapshot
 from subscriptions.models import Subscriber
-from tests.factories import DeliveryFactory, SubscriberFactory
+from tests.support.factories import DeliveryFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from digest.papers.ingest import papers_upsert
 from digest.sources.snapshot import load_snapshot
-from tests.factories import SubscriberFactory
+from tests.support.factories import SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

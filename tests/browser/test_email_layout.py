@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from digest.composing.build import DayBuilder
-from tests.factories import PaperFactory, SubscriberFactory
+from tests.support.factories import PaperFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 

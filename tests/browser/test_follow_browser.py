@@ -19,7 +19,7 @@ from subscriptions.models import Follow
 from subscriptions.readers.tokens import Purpose, make_token
 from tests.browser.conftest import PHONE
 from tests.browser.test_reader_journey import link_in_last_email, new_page
-from tests.factories import SubscriberFactory
+from tests.support.factories import SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

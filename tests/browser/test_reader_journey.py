@@ -168,7 +168,7 @@ def test_screenshots(browser, live_server, listing, screenshots_dir: Path, name,
     )
     subscriber.topics.create(query="diffusion models")
     subscriber.topics.create(query='author:"Yann LeCun" OR cat:cs.CV')
-    from tests.factories import DeliveryFactory
+    from tests.support.factories import DeliveryFactory
 
     for days in (1, 2, 3):
         DeliveryFactory(
@@ -199,7 +199,7 @@ def test_reader_votes_from_the_emailed_digest(
     from django.core.management import call_command
 
     from subscriptions.models import Vote
-    from tests.factories import SubscriberFactory
+    from tests.support.factories import SubscriberFactory
 
     settings.SITE_URL = live_server.url  # the email's links point at this test server
     reader = SubscriberFactory(email="voter@example.org", topics=["transformer"])

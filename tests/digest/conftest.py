@@ -73,7 +73,7 @@ def smtp_sink():
     """(handler, port) of an SMTP server running in a thread of this process."""
     from aiosmtpd.controller import Controller
 
-    from tests.services import free_port
+    from tests.support.real_services import free_port
 
     handler = SMTPSink()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())

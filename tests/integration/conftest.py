@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from digest.models import Delivery
 from tests.integration.seed import load_listing, make_subscribers
-from tests.services import free_port, unavailable, wait_for
+from tests.support.real_services import free_port, unavailable, wait_for
 
 __all__ = ["make_subscribers"]  # the tests import it from here
 

@@ -30,8 +30,8 @@ from tests.integration.conftest import (
     send_digests_waiting,
     statuses,
 )
-from tests.pgcluster import PostgresCluster, postgres_bin
-from tests.services import unavailable, wait_for
+from tests.support.pgcluster import PostgresCluster, postgres_bin
+from tests.support.real_services import unavailable, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

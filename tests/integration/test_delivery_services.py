@@ -30,7 +30,7 @@ from tests.integration.conftest import (
     settled,
     statuses,
 )
-from tests.services import wait_for
+from tests.support.real_services import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -6,8 +6,8 @@ import pytest
 
 from subscriptions.feedback.follows import follow_start
 from subscriptions.models import Follow
-from tests.factories import PaperFactory, SubscriberFactory
 from tests.integration.test_delivery_services import at_once
+from tests.support.factories import PaperFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

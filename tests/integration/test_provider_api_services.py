@@ -1,6 +1,6 @@
 """Sending through a provider's HTTP API with many messages in flight: PostgreSQL, Redis,
 `celery -A digest worker` (two pool processes), anymail's Postmark backend and a local server
-speaking Postmark's API that answers after 100 ms (tests/provider_api.py).
+speaking Postmark's API that answers after 100 ms (tests/support/provider_api.py).
 
 What a subscriber would notice: exactly one digest each, whatever happens to the worker, and
 the provider's limits kept by every worker together.
@@ -16,8 +16,8 @@ import pytest
 
 from digest.models import Delivery
 from tests.integration.conftest import Worker, make_subscribers, settled, statuses
-from tests.provider_api import TOKEN, ProviderAPI, Throttle
-from tests.services import free_port, wait_for
+from tests.support.provider_api import TOKEN, ProviderAPI, Throttle
+from tests.support.real_services import free_port, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

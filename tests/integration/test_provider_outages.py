@@ -30,7 +30,7 @@ from tests.integration.conftest import (
     no_second_copies,
     statuses,
 )
-from tests.services import free_port, wait_for
+from tests.support.real_services import free_port, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

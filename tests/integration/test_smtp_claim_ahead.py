@@ -21,7 +21,7 @@ from digest.delivery.sender import BatchSender
 from digest.models import Delivery
 from subscriptions.models import Subscriber
 from tests.integration.conftest import make_subscribers, no_second_copies
-from tests.services import free_port
+from tests.support.real_services import free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -7,8 +7,8 @@ import pytest
 
 from subscriptions.feedback.votes import vote_record
 from subscriptions.models import Vote
-from tests.factories import PaperFactory, SubscriberFactory
 from tests.integration.test_delivery_services import at_once
+from tests.support.factories import PaperFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -23,7 +23,7 @@ from tests.production.compose import (
     parse_yaml_subset,
     settings_variables,
 )
-from tests.services import unavailable
+from tests.support.real_services import unavailable
 
 APP_SERVICES = ("web", "worker", "beat")
 

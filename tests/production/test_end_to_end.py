@@ -38,7 +38,7 @@ from werkzeug import Request, Response
 
 from tests.production.commands import BEAT, WEB, WORKER, native
 from tests.production.compose import ROOT, env_file_documented, env_file_values
-from tests.services import free_port, unavailable, wait_for
+from tests.support.real_services import free_port, unavailable, wait_for
 
 pytestmark = pytest.mark.services
 

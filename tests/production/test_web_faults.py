@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import free_port, wait_for
+from tests.support.real_services import free_port, wait_for
 
 pytestmark = pytest.mark.services
 
