@@ -133,7 +133,7 @@ class WorkerGroup:
         self.deaths = 0
 
     def start(self) -> None:
-        app = "bench._chaos_celery" if self.safe else "digest"
+        app = "bench.support.chaos_celery" if self.safe else "digest"
         extra = ["--without-gossip"] if self.safe else []
         ready_before = self._ready_lines()
         with self.log.open("ab") as log:

@@ -21,7 +21,7 @@ import random
 import time
 from datetime import date
 
-from _django import ROOT, peak_rss_mb, setup
+from support.django_env import ROOT, peak_rss_mb, setup
 
 DAY = date(2026, 11, 24)
 TOPICS = [

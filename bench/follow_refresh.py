@@ -25,9 +25,9 @@ from datetime import timedelta
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from _django import peak_rss_mb, setup
-from _http import serve as serve_http
 from digest_build import DAY, build_slice, make_papers, make_subscribers
+from support.django_env import peak_rss_mb, setup
+from support.http_server import serve as serve_http
 
 FIRST = 10_000  # followed papers are 2610.<FIRST + n> (five digits), older than the day
 _ID = re.compile(r"2610\.(\d+)")

@@ -14,8 +14,8 @@ from datetime import date
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from _django import peak_rss_mb, setup
-from _http import serve as serve_http
+from support.django_env import peak_rss_mb, setup
+from support.http_server import serve as serve_http
 
 DAY = date(2026, 11, 24)
 PAGE = 100

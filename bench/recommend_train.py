@@ -39,7 +39,7 @@ def main() -> int:
     import django
 
     django.setup()
-    from _django import peak_rss_mb
+    from support.django_env import peak_rss_mb
 
     from digest.recommend import (
         PaperText,

@@ -9,12 +9,12 @@ slices of 2,000 (with --processes N: N connections, before and after).
 Prints messages per second end to end, the sink's capacity, their ratio (target >= 0.8), the
 sending process's CPU per message (one process; steadier than the ratio on a shared machine),
 peak RSS and queries per batch; and django-newsletter's rate on the same sink and message size
-when a throwaway venv has it (bench/_newsletter.py).
+when a throwaway venv has it (bench/support/newsletter.py).
 Usage: python bench/send.py [--subscribers 20000] [--batch 100]
 
 With --provider-latency MS: through a provider's HTTP API instead (a local stand-in answering
 after MS milliseconds), with the real worker on PostgreSQL (DATABASE_URL, an empty database):
-see bench/_api_send.py.
+see bench/support/api_send.py.
 Usage: DATABASE_URL=postgres://.../empty python bench/send.py --provider-latency 100
        [--subscribers 20000] [--processes 2] [--in-flight N] [--batch-size N]
 """
@@ -33,8 +33,8 @@ from datetime import date
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from _django import free_port, peak_rss_mb, sample_digest_message, setup
-from _newsletter import newsletter_rate
+from support.django_env import free_port, peak_rss_mb, sample_digest_message, setup
+from support.newsletter import newsletter_rate
 
 DAY = date(2026, 11, 24)
 TOPICS = [
@@ -200,7 +200,7 @@ def main() -> int:
     parser.add_argument(
         "--newsletter-python",
         default="/tmp/newsletter-venv/bin/python",
-        help="a throwaway venv's Python with django-newsletter (see bench/_newsletter.py); "
+        help="a throwaway venv's Python with django-newsletter (see bench/support/newsletter.py); "
         "its rate on the same sink and message size is measured in the same run",
     )
     parser.add_argument(
@@ -216,7 +216,7 @@ def main() -> int:
         default=None,
         metavar="MS",
         help="send through a local stand-in for a provider's HTTP API answering after MS ms, "
-        "with the real worker on PostgreSQL (bench/_api_send.py)",
+        "with the real worker on PostgreSQL (bench/support/api_send.py)",
     )
     parser.add_argument(
         "--in-flight", type=int, default=0, help="SEND_CONCURRENCY (default: the setting's)"
@@ -226,7 +226,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.provider_latency is not None:
-        from _api_send import run
+        from support.api_send import run
 
         args.processes = args.processes or 2
         return run(args)
@@ -349,7 +349,7 @@ def main() -> int:
     else:
         print(
             f"django-newsletter: not measured (no {args.newsletter_python}; "
-            "see bench/_newsletter.py)"
+            "see bench/support/newsletter.py)"
         )
     if cpu_per_message is not None:
         print(f"sender CPU : {cpu_per_message * 1000:8.2f} ms per message (claim + build + send)")

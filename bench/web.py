@@ -40,8 +40,8 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlencode
 
-from _django import free_port
-from _gunicorn import (
+from support.django_env import free_port
+from support.gunicorn import (
     Gunicorn,
     machine_busy,
     manage,

@@ -14,7 +14,6 @@ from werkzeug import Request, Response
 
 from digest.models import FetchRun, Paper
 from digest.papers.fetching import trending_refresh
-
 from tests.digest.sources.conftest import fixture_bytes, fixture_json
 
 pytestmark = pytest.mark.django_db

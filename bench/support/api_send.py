@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _django import ROOT, free_port, sample_digest_message
+from support.django_env import ROOT, free_port, sample_digest_message
 
 CELERY = str(Path(sys.executable).with_name("celery"))
 
@@ -142,7 +142,7 @@ def _timeline(starts: list[tuple[float, str]]) -> str:
 
 
 def run(args: Any) -> int:
-    from _django import setup
+    from support.django_env import setup
 
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):

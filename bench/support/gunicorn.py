@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from _django import ROOT
+from support.django_env import ROOT
 
 
 def request(  # one request on a new connection, as gunicorn's sync workers close each one

@@ -18,7 +18,7 @@ import a thumbnailer, sorl-thumbnail by default, which it does not install itsel
     python3 -m venv /tmp/newsletter-venv
     /tmp/newsletter-venv/bin/pip install django-newsletter sorl-thumbnail
 Usage (with an SMTP sink already on PORT):
-    /tmp/newsletter-venv/bin/python bench/_newsletter.py --port PORT --count N --size BYTES
+    /tmp/newsletter-venv/bin/python bench/support/newsletter.py --port PORT --count N --size BYTES
 """
 
 from __future__ import annotations
