@@ -386,3 +386,28 @@ PREVIEW_RATE_PER_IP = env.str("PREVIEW_RATE_PER_IP", default="60/m")
 # address a day (each paper's link at most once a day, whatever the posts).
 FOLLOW_REQUEST_RATE_PER_IP = env.str("FOLLOW_REQUEST_RATE_PER_IP", default="10/10m")
 FOLLOW_LINKS_PER_ADDRESS_DAILY = env.int("FOLLOW_LINKS_PER_ADDRESS_DAILY", default=10)
+
+# --- Monitoring (docs/operations.md, "What to watch") ------------------------------------------
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Dead-man's switch: `job=url,...` for fetch, plan and send, pinged on success, `<url>/fail` on
+# failure (healthchecks.io, Uptime Kuma, Cronitor). digest/monitoring/heartbeats.py
+HEARTBEAT_URLS = dict(
+    item.strip().partition("=")[::2] for item in env.list("HEARTBEAT_URLS", default=[])
+)
+if set(HEARTBEAT_URLS) - {"fetch", "plan", "send"} or not all(HEARTBEAT_URLS.values()):
+    raise ImproperlyConfigured("HEARTBEAT_URLS is job=url,... with jobs fetch, plan and send.")
+HEARTBEAT_TIMEOUT = env.float("HEARTBEAT_TIMEOUT", default=5.0)
+# Beat writes a timestamp every minute (digest/monitoring/liveness.py); its health check and
+# /healthz?deep=1 call it dead past BEAT_STALE_SECONDS.
+CELERY_BEAT_SCHEDULER = "digest.monitoring.liveness.LivenessScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 60
+BEAT_STALE_SECONDS = env.int("BEAT_STALE_SECONDS", default=180)
+# https://docs.sentry.io/platforms/python/integrations/django/ ; unset: sentry_sdk not imported.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+if SENTRY_DSN:
+    from digest.monitoring.errors import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, release=SENTRY_RELEASE or None)

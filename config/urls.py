@@ -11,4 +11,5 @@ urlpatterns = [
     path("digests/", include("digest.web.archive_urls")),
     path("", include("subscriptions.web.urls")),
     path("", include("digest.web.urls")),
+    path("", include("digest.monitoring.urls")),  # /healthz, /metrics
 ]

@@ -95,6 +95,17 @@ class FetchRun(models.Model):
     empty_expected = models.BooleanField(default=False)
     error = models.TextField(blank=True)
 
+    class Stale(models.TextChoices):
+        """An upstream that answered but served nothing new (digest/papers/freshness.py)."""
+
+        FRESH = "", "fresh"
+        REPEAT = "repeat", "same list as the day before"
+        NO_MAILING = "no_mailing", "no mailing announced"
+
+    # sha256 of the listing's sorted arXiv ids: a list served again the next day is seen.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    stale = models.CharField(max_length=16, choices=Stale.choices, blank=True, default="")
+
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["for_date", "source"], name="fetchrun_day_source")]
@@ -144,6 +155,8 @@ class Delivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "digest_date"], name="delivery_status_day"),
+            # /metrics counts a day's rows by status: an index-only scan of two days' entries.
+            models.Index(fields=["digest_date", "status"], name="delivery_day_status"),
         ]
         verbose_name_plural = "deliveries"
 

@@ -25,7 +25,10 @@ from digest.delivery.batch import (
 )
 from digest.delivery.planning import deliveries_plan_due
 from digest.following.refresh import RefreshBusy, followed_refresh
+from digest.models import FetchRun
+from digest.monitoring.celery_signals import messages_count
 from digest.monitoring.health import daily_health_report
+from digest.monitoring.heartbeats import job_failed, job_succeeded, send_days_settled
 from digest.papers.fetching import listing_fetch, trending_refresh
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,11 @@ def fetch_day(day: str | None = None, sources: list[str] | None = None) -> dict[
     for source in sources or ["hf", "arxiv"]:
         run, _ = listing_fetch(source=source, day=for_date)
         outcome[source] = run.status
+    # The heartbeat: a failed source is a failed fetch (an empty weekend day is not).
+    if FetchRun.Status.FAILED in outcome.values():
+        job_failed(job="fetch")
+    else:
+        job_succeeded(job="fetch")
     return outcome
 
 
@@ -87,6 +95,7 @@ def send_batch(self: Task, delivery_ids: list[int]) -> dict[str, int]:
     report = when_database_is_back(
         partial(deliveries_send, delivery_ids=delivery_ids), what="sending a batch"
     )
+    messages_count(report.counts)
     if (
         report.pending
         and not self.request.is_eager
@@ -98,6 +107,7 @@ def send_batch(self: Task, delivery_ids: list[int]) -> dict[str, int]:
         raise self.retry(countdown=countdown)
     # In-process (no broker) there is nobody to retry later but the next planner run, which
     # picks the rows up as stale; that is also what happens after the last retry.
+    send_days_settled(delivery_ids=delivery_ids)
     return dict(report.counts)
 
 
@@ -137,7 +147,9 @@ def plan_deliveries() -> int:
     with transaction.atomic():
         deliveries_expire_sending()
         deliveries_plan_due()
-        return enqueue_batches()
+        batches_enqueued = enqueue_batches()
+    job_succeeded(job="plan")  # its failure is counted and pinged by the task_failure signal
+    return batches_enqueued
 
 
 @shared_task(name="digest.check_health")

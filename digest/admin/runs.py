@@ -25,11 +25,17 @@ class FetchRunAdmin(ReadOnlyAdmin):
         "finished_at",
         "short_error",
     )
-    list_filter = ("status", "source", ("for_date", admin.DateFieldListFilter), "empty_expected")
+    list_filter = (
+        "status",
+        "source",
+        "stale",
+        ("for_date", admin.DateFieldListFilter),
+        "empty_expected",
+    )
     date_hierarchy = "for_date"
     search_fields = ("error",)
     fields = (
-        ("source", "for_date", "status_badge", "empty_expected"),
+        ("source", "for_date", "status_badge", "empty_expected", "stale"),
         ("started_at", "finished_at"),
         ("new", "updated", "unchanged", "skipped"),
         "error",
@@ -45,6 +51,8 @@ class FetchRunAdmin(ReadOnlyAdmin):
         # An empty run on a weekend is expected; say so rather than colour it as a fault.
         if run.status == FetchRun.Status.EMPTY and run.empty_expected:
             return badge("empty (expected)", tone="muted")
+        if run.stale:  # answered, but nothing new: papers/freshness.py
+            return badge(f"{run.status}: {run.get_stale_display()}", tone="warn")
         return badge(run.status)
 
     @admin.display(description="Error")

@@ -136,7 +136,10 @@ def intro_line(content: DigestContent) -> str:
     if len(parts) > 2:
         parts = [", ".join(parts[:-1]), parts[-1]]
     when = "This week: " if content.weekly else "Today: "
-    return when + " and ".join(parts) + "." if parts else ""
+    line = when + " and ".join(parts) + "." if parts else ""
+    if content.upstream_note:  # say why the day is short rather than let it shrink unexplained
+        line = f"{line} {content.upstream_note}" if line else content.upstream_note
+    return line
 
 
 def preheader_line(content: DigestContent) -> str:

@@ -123,6 +123,8 @@ class DigestContent:
     recommended: list[Pick] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
     quiet_reason: str = ""
+    # An upstream that served nothing new today (papers/freshness.py), said in the intro line.
+    upstream_note: str = ""
 
     @property
     def picks(self) -> list[Pick]:

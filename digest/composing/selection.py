@@ -17,6 +17,7 @@ from django.conf import settings
 
 from digest.composing.content import DigestContent, Pick, Reason, Section, Update
 from digest.models import Delivery, Paper, PaperEvent
+from digest.papers.freshness import upstream_note
 from digest.papers.selectors import papers_listed
 from digest.recommend import WindowFeatures
 from digest.topics import Match, PaperIndex, PaperText, QueryError, topic_label
@@ -58,6 +59,8 @@ class DayContext:
         self._reasons: dict[tuple[int, tuple[str, ...]], Reason] = {}
         self._labels: dict[str, str] = {}
         # The order among equal totals (more upvotes first, then the arXiv id), as one integer.
+        # A source that served nothing new today, told in every daily reader's intro line.
+        self.upstream_note = upstream_note(day=day)
         self.tiebreak = {
             paper.pk: n
             for n, paper in enumerate(sorted(week, key=lambda p: (-p.upvotes, p.arxiv_id)))
@@ -310,6 +313,8 @@ def digest_select(
     """
     content = DigestContent(subscriber=subscriber, day=context.day, updates=list(updates or []))
     days = 7 if subscriber.cadence == Subscriber.Cadence.WEEKLY else 1
+    if days == 1:
+        content.upstream_note = context.upstream_note
     cap = subscriber.max_papers
     matches = [(query, context.match(query)) for query in topics]
 

@@ -17,6 +17,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from digest.models import Delivery, DeliveryEvent, FetchRun, Paper
+from digest.papers.freshness import stale_note, stale_sources
 from subscriptions.models import Subscriber
 
 WINDOW_DAYS = 30
@@ -262,6 +263,16 @@ def todays_warnings(*, now: dt.datetime | None = None) -> list[HealthWarning]:
             f"(scheduled at {settings.FETCH_HOUR_UTC}:00 UTC)."
         )
         warnings.append(HealthWarning("Today's fetch did not happen", detail))
+    for source, stale in stale_sources(day=today):
+        warnings.append(
+            HealthWarning(
+                "Today's listing brought nothing new",
+                f"{stale_note(source=source, stale=stale)} on {today:%Y-%m-%d}. Readers' digests "
+                "say so in their first line; a list served again is usually fixed upstream "
+                "within the day (refetch with fetch_papers --source "
+                f"{source} once it changes).",
+            )
+        )
     if (
         Paper.objects.filter(listed_on=today).exists()
         and not Delivery.objects.filter(digest_date=today).exists()

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from digest.logging import log_context
 from digest.models import FetchRun, Paper
+from digest.papers.freshness import fetch_run_mark_freshness
 from digest.papers.ingest import IngestResult, fetch_run_finish, fetch_run_start, papers_upsert
 from digest.sources.http import FetchError
 from digest.sources.records import Listing
@@ -79,7 +80,12 @@ def listing_fetch(
         result.skipped.extend(listing.skipped)
         expected = empty_is_expected(source, day)
         run = fetch_run_finish(run=run, result=result, empty_expected=expected)
-        if run.status == FetchRun.Status.EMPTY:
+        run = fetch_run_mark_freshness(run=run, records=listing.records)
+        if run.stale == FetchRun.Stale.REPEAT:
+            logger.warning("fetch %s %s: the same list as the day before", source, day)
+        elif run.stale == FetchRun.Stale.NO_MAILING:
+            logger.warning("fetch %s %s: no mailing announced (a holiday?)", source, day)
+        elif run.status == FetchRun.Status.EMPTY:
             if expected:
                 logger.info("fetch %s %s: empty listing, as expected on a weekend", source, day)
             else:

@@ -1,4 +1,5 @@
-"""Public pages of the digest: home and health (the archive and "view in browser" join here)."""
+"""Public pages of the digest: home (the archive and "view in browser" join here; /healthz and
+/metrics are digest/monitoring/urls.py)."""
 
 from django.urls import path
 
@@ -6,5 +7,4 @@ from digest.web import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
 ]

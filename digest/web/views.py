@@ -1,4 +1,4 @@
-"""Public pages of the digest itself: the trending list (home) and the health check."""
+"""Public pages of the digest itself: the trending list (home); /healthz is in monitoring."""
 
 from __future__ import annotations
 
@@ -6,16 +6,13 @@ import logging
 from datetime import date
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Max
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from config.celery import app as celery_app
 from digest.models import Paper
 from digest.papers.selectors import latest_listing_day, trending_papers
 
@@ -60,30 +57,3 @@ def _listing_stamp(day: date | None) -> tuple[object, ...]:
         return (None,)
     changes = Paper.objects.filter(listed_on=day).aggregate(Count("pk"), Max("updated_at"))
     return (day, *changes.values())
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database (and the broker, when one is configured) answers; 503 naming the
-    part that failed otherwise."""
-    checks: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:
-        log.error("healthz: database check failed: %s", exc)
-        checks["database"] = "failed"
-    if settings.CELERY_BROKER_URL:
-        try:
-            with celery_app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1, interval_start=0, timeout=5)
-            checks["broker"] = "ok"
-        except Exception as exc:
-            log.error("healthz: broker check failed: %s", exc)
-            checks["broker"] = "failed"
-    else:
-        checks["broker"] = "not configured"
-    healthy = all(value in ("ok", "not configured") for value in checks.values())
-    return JsonResponse(checks, status=200 if healthy else 503)

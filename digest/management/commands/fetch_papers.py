@@ -46,7 +46,9 @@ class Command(BaseCommand):
                 f"  skipped item {item['position']} ({item['id'] or 'no id'}): {item['reason']}"
             )
         note = ""
-        if run.status == FetchRun.Status.EMPTY:
+        if run.stale:
+            note = f" (WARNING: stale, {run.get_stale_display()})"
+        elif run.status == FetchRun.Status.EMPTY:
             note = " (expected: weekend)" if run.empty_expected else " (WARNING: empty weekday)"
         assert result is not None
         self.stdout.write(self.style.SUCCESS(f"{source} {for_date}: {result.summary()}{note}"))
