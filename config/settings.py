@@ -398,11 +398,12 @@ HEARTBEAT_URLS = dict(
 if set(HEARTBEAT_URLS) - {"fetch", "plan", "send"} or not all(HEARTBEAT_URLS.values()):
     raise ImproperlyConfigured("HEARTBEAT_URLS is job=url,... with jobs fetch, plan and send.")
 HEARTBEAT_TIMEOUT = env.float("HEARTBEAT_TIMEOUT", default=5.0)
-# Beat writes a timestamp every minute (digest/monitoring/liveness.py); its health check and
-# /healthz?deep=1 call it dead past BEAT_STALE_SECONDS.
+# Beat writes a timestamp from its loop, which wakes at least every minute (a third of
+# BEAT_STALE_SECONDS when shorter); its health check and /healthz?deep=1 call it dead past
+# BEAT_STALE_SECONDS. digest/monitoring/liveness.py
 CELERY_BEAT_SCHEDULER = "digest.monitoring.liveness.LivenessScheduler"
-CELERY_BEAT_MAX_LOOP_INTERVAL = 60
 BEAT_STALE_SECONDS = env.int("BEAT_STALE_SECONDS", default=180)
+CELERY_BEAT_MAX_LOOP_INTERVAL = min(60, max(1, BEAT_STALE_SECONDS // 3))
 # https://docs.sentry.io/platforms/python/integrations/django/ ; unset: sentry_sdk not imported.
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")

@@ -37,10 +37,16 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+# Our own names, never a reader's: a release such as "digest@1.2.3" looks like an address.
+KEEP = {"release", "dist", "environment", "sdk", "server_name", "modules", "platform"}
+
+
 def scrub_addresses(event: Event, hint: dict[str, Any]) -> Event:
     """before_send / before_send_transaction: every address in the event, replaced."""
-    scrubbed: Event = _scrub(event)
-    return scrubbed
+    for key, value in event.items():
+        if key not in KEEP:
+            event[key] = _scrub(value)  # type: ignore[literal-required]
+    return event
 
 
 def sentry_init(*, dsn: str, environment: str, release: str | None, **options: Any) -> None:

@@ -1,10 +1,10 @@
 """Is beat alive, and does a worker answer? Checked from outside the scheduler.
 
 Beat writes a timestamp into the cache (Redis in production, so every container reads it) from
-its own scheduler loop, at least once a minute (CELERY_BEAT_MAX_LOOP_INTERVAL = 60): a beat that
-is stopped, hung or cut off from Redis stops writing. `manage.py beat_alive` (beat container's
-health check) and /healthz?deep=1 call it dead past BEAT_STALE_SECONDS. A beat entry would not
-do: it runs on a worker, and proves nothing when beat is the thing that died.
+its own scheduler loop at each wake-up, at least once a minute (CELERY_BEAT_MAX_LOOP_INTERVAL):
+a beat that is stopped, hung or cut off from Redis stops writing. `manage.py beat_alive` (the
+beat container's health check) and /healthz?deep=1 call it dead past BEAT_STALE_SECONDS. A beat
+entry would not do: it runs on a worker, and proves nothing when beat is the thing that died.
 
 Workers: /healthz?deep=1 pings them over the broker (Celery's remote control, one second), and
 keeps the time of the last answer, so a busy moment in the last few minutes is not an outage.
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 BEAT_KEY = "monitoring:beat-alive"
 WORKER_KEY = "monitoring:worker-answered"
-WRITE_EVERY = 30.0  # seconds between two writes of beat's timestamp
+WRITE_EVERY = 1.0  # at most one write a second when many entries fall due together
 WORKER_STALE_SECONDS = 300  # "recently" for a worker's answer
 KEEP = 7 * 24 * 3600  # the timestamps outlive the process, so a dead beat shows its last minute
 
