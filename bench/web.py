@@ -14,10 +14,17 @@ each request on a new connection (gunicorn's sync workers close every connection
   load the server), or with `--fresh-form` GETs it before every POST, like one new reader per
   signup (the GETs, not measured, share the workers with the POSTs and lengthen their waits).
 
+- GET `/metrics` with its bearer token, one scrape at a time as Prometheus scrapes, after
+  `bench/support/metrics_seed.py` has added `--metrics-readers` readers (100,000) and a day's delivery
+  row for each; it prints the queries one scrape makes.
+
 Prints requests/s and latency p50/p95/p99 per endpoint, the CPU time of the gunicorn workers,
 this load generator and everything else on the machine, and the targets: `/` above 300
-requests/s, signup p99 under 100 ms. gunicorn is stopped with SIGTERM at the end, even on error.
+requests/s, signup p99 under 100 ms, /metrics p99 under 100 ms. gunicorn is stopped with SIGTERM
+at the end, even on error. `--database-url` runs it all on an empty PostgreSQL database of your
+own instead of the throwaway SQLite file.
 Usage: python bench/web.py [--seconds 10] [--concurrency 4] [--workers 2] [--fresh-form]
+       [--metrics-readers 100000] [--database-url postgres://.../empty]
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -52,6 +60,8 @@ from support.gunicorn import (
 
 HOME_TARGET_RPS = 300.0
 SIGNUP_TARGET_P99_MS = 100.0
+METRICS_TARGET_P99_MS = 100.0
+METRICS_TOKEN = "bench-metrics-token"
 TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CHECK_INBOX = "/subscribe/check-your-inbox/"
 MAX_ERRORS = 100  # a run stops early past this many failed requests
@@ -82,6 +92,17 @@ def get_home(port: int, thread: int, n: int, client: dict[str, str]) -> float:
     elapsed = time.perf_counter() - started
     if status != 200 or b'class="papers"' not in body:
         raise Failure(f"GET / -> {status}: {body[:200]!r}")
+    return elapsed
+
+
+def get_metrics(port: int, thread: int, n: int, client: dict[str, str]) -> float:
+    started = time.perf_counter()
+    status, _, body = request(
+        port, "GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    elapsed = time.perf_counter() - started
+    if status != 200 or b"digest_deliveries" not in body:
+        raise Failure(f"GET /metrics -> {status}: {body[:200]!r}")
     return elapsed
 
 
@@ -233,6 +254,15 @@ def main() -> None:
         action="store_true",
         help="GET /subscribe/ (not measured) before every signup POST, not once per client",
     )
+    parser.add_argument(
+        "--metrics-readers",
+        type=int,
+        default=100_000,
+        help="readers (and today's deliveries) behind the /metrics scrape; 0: no scrape",
+    )
+    parser.add_argument(
+        "--database-url", default="", help="an empty PostgreSQL database (default: SQLite)"
+    )
     args = parser.parse_args()
     if args.seconds <= 0 or args.concurrency < 1 or args.workers < 1:
         parser.error("--seconds, --concurrency and --workers must be positive")
@@ -248,6 +278,9 @@ def main() -> None:
     var_dir = Path(tempfile.mkdtemp(prefix="digest-bench-web-"))
     port = free_port()
     env = server_environment(var_dir, port)
+    env["METRICS_TOKEN"] = METRICS_TOKEN
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
     server: Gunicorn | None = None
     errors = 0
     try:
@@ -256,7 +289,8 @@ def main() -> None:
         manage(env, "collectstatic", "--noinput", "-v0")  # the manifest DEBUG=0 needs
         manage(env, "fetch_papers", "--source", "snapshot")
         setup_seconds = time.perf_counter() - started
-        print(f"setup (SQLite in {var_dir}, bundled listing): {setup_seconds:.1f} s")
+        where = "PostgreSQL" if args.database_url else f"SQLite in {var_dir}"
+        print(f"setup ({where}, bundled listing): {setup_seconds:.1f} s")
         server = Gunicorn(env, port, args.workers, var_dir / "gunicorn.log")
         server.wait_ready(args.workers)
         pids = server.worker_pids()
@@ -272,6 +306,16 @@ def main() -> None:
             if warmup.errors:
                 raise RuntimeError(f"{name} fails before measuring: {warmup.errors[0]}")
             rows.append((name, load(action, port, args.concurrency, args.seconds, pids)))
+        if args.metrics_readers:
+            seed = subprocess.run(
+                [sys.executable, "-m", "support.metrics_seed", str(args.metrics_readers)],
+                cwd=Path(__file__).parent, env=env, capture_output=True, text=True, timeout=1800,
+            )  # fmt: skip
+            if seed.returncode:
+                raise RuntimeError(f"seeding for /metrics failed:\n{seed.stderr[-2000:]}")
+            print(seed.stdout.strip())
+            load(get_metrics, port, 1, args.warmup, pids)
+            rows.append(("GET /metrics", load(get_metrics, port, 1, args.seconds, pids)))
         print()
         report(rows, cores)
         home, signups = rows[0][1], rows[1][1]
@@ -288,6 +332,15 @@ def main() -> None:
             f"  signup POST p99 under {SIGNUP_TARGET_P99_MS:.0f} ms: {signup_p99:.1f} ms "
             f"-> {verdict(signup_p99 < SIGNUP_TARGET_P99_MS)}"
         )
+        if args.metrics_readers:
+            scrapes = rows[2][1]
+            errors += len(scrapes.errors)
+            metrics_p99 = scrapes.percentile(99) if scrapes.latencies else float("inf")
+            print(
+                f"  /metrics p99 under {METRICS_TARGET_P99_MS:.0f} ms "
+                f"({args.metrics_readers:,} readers and deliveries, one scrape at a time): "
+                f"{metrics_p99:.1f} ms -> {verdict(metrics_p99 < METRICS_TARGET_P99_MS)}"
+            )
         signup_note = (
             "each signup POST follows an unmeasured GET /subscribe/ by the same client "
             "(--fresh-form), so the workers also serve those GETs during the signup run"
@@ -302,8 +355,8 @@ def main() -> None:
             "The signup email runs inside the request (no broker: Celery tasks run eagerly on "
             "commit; dummy email backend: rendered, not sent); production hands it to a Celery "
             "worker.",
-            "SQLite in WAL mode (production: PostgreSQL); the load generator shares the "
-            "machine's cores with gunicorn (see CPU above).",
+            ("PostgreSQL" if args.database_url else "SQLite in WAL mode (production: PostgreSQL)")
+            + "; the load generator shares the machine's cores with gunicorn (see CPU above).",
         ]
         print("\nnotes:\n" + "\n".join(f"  - {note}" for note in notes))
     finally:
