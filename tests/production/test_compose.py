@@ -164,3 +164,11 @@ def test_check_deploy_passes_with_the_env_example(tmp_path: Path):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_beat_has_a_health_check_on_its_liveness_timestamp(services):
+    # Beat writes a timestamp every minute (digest/monitoring/liveness.py); the check reads it,
+    # and tests/integration/test_monitoring_services.py stops a real beat to see it fail.
+    check = services["beat"]["healthcheck"]
+    assert not check.get("disable")
+    assert check["test"] == ["CMD", "python", "manage.py", "beat_alive"]
