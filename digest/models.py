@@ -180,6 +180,11 @@ class DeliveryEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            # /metrics counts the last 24 hours' bounces and complaints among every tracking
+            # event the provider posts (delivered, opened, ...: a row per message and more).
+            models.Index(fields=["event_type", "received_at"], name="deliveryevent_type_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.recipient}"

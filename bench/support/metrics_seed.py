@@ -3,7 +3,8 @@
 Run by bench/web.py in a subprocess with the server's environment (its DATABASE_URL or SQLite
 file): READERS readers (most active, a few of every other status, in a dozen time zones and
 every hour) and one delivery row each for today (UTC) in a day's mix of statuses, plus a week of
-unknown rows, the day's bounces and complaints and both sources' fetch runs. Prints the number
+unknown rows, the day's tracking events (one `delivered` per message, 200 bounces and
+complaints) and a month of both sources' fetch runs. Prints the number
 of queries one collection of the figures makes, and the size of the exposition.
 Usage (bench/web.py runs it): cd bench && python -m support.metrics_seed READERS
 """
@@ -75,9 +76,16 @@ def main() -> None:
         )
         for n, pk in enumerate(ids[:50])
     )
+    # The provider posts an event for every message (delivered), a few bounce or complain.
     DeliveryEvent.objects.bulk_create(
-        DeliveryEvent(event_id=f"e{n}", event_type="bounced" if n % 4 else "complained")
-        for n in range(200)
+        (
+            DeliveryEvent(
+                event_id=f"e{n}",
+                event_type="delivered" if n >= 200 else "bounced" if n % 4 else "complained",
+            )
+            for n in range(len(ids))
+        ),
+        batch_size=5000,
     )
     for source in ("hf", "arxiv"):
         for back in range(30):
