@@ -15,8 +15,8 @@ each request on a new connection (gunicorn's sync workers close every connection
   signup (the GETs, not measured, share the workers with the POSTs and lengthen their waits).
 
 - GET `/metrics` with its bearer token, one scrape at a time as Prometheus scrapes, after
-  `bench/support/metrics_seed.py` has added `--metrics-readers` readers (100,000) and a day's delivery
-  row for each; it prints the queries one scrape makes.
+  `bench/support/metrics_seed.py` has added `--metrics-readers` readers (100,000) and a day's
+  delivery row for each; it prints the queries one scrape makes.
 
 Prints requests/s and latency p50/p95/p99 per endpoint, the CPU time of the gunicorn workers,
 this load generator and everything else on the machine, and the targets: `/` above 300

@@ -16,7 +16,7 @@ import pytest
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
-from digest.celery import app
+from config.celery import app
 from digest.models import Delivery
 from tests.integration.conftest import (
     CELERY,
@@ -27,7 +27,7 @@ from tests.integration.conftest import (
     make_subscribers,
     settled,
 )
-from tests.services import wait_for
+from tests.support.real_services import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 TOKEN = "metrics-token"
@@ -46,9 +46,9 @@ def on_our_redis(settings, redis_server: RedisServer) -> Iterator[None]:
         }
     }
     settings.METRICS_TOKEN = TOKEN
-    app.conf.broker_url = redis_server.url
+    app.conf.update(broker_url=redis_server.url)
     yield
-    app.conf.broker_url = None
+    app.conf.update(broker_url=None)
 
 
 def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

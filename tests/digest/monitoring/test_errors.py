@@ -19,13 +19,13 @@ DSN = "https://public@sentry.example.org/1"
 def sentry_imported(**env: str) -> bool:
     code = (
         "import sys, django; django.setup(); "
-        "import digest.tasks, digest.urls; print('sentry_sdk' in sys.modules)"
+        "import digest.tasks, config.urls; print('sentry_sdk' in sys.modules)"
     )
     clean = {k: v for k, v in os.environ.items() if k != "SENTRY_DSN"}
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "digest.settings", **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         capture_output=True,
         text=True,
         timeout=60,

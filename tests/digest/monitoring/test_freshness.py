@@ -18,7 +18,7 @@ from digest.monitoring.dashboard import todays_warnings
 from digest.monitoring.gauges import pipeline_figures
 from tests.digest.conftest import DAY
 from tests.digest.sources.conftest import fixture_bytes, fixture_json
-from tests.factories import SubscriberFactory
+from tests.support.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from pytest_httpserver import HTTPServer
 
 from digest import tasks
 from digest.models import Delivery
-from tests.factories import SubscriberFactory
-from tests.services import free_port
+from tests.support.factories import SubscriberFactory
+from tests.support.real_services import free_port
 
 pytestmark = pytest.mark.django_db
 

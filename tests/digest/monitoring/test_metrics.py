@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from digest.models import Delivery, DeliveryEvent, FetchRun
 from subscriptions.models import Subscriber
-from tests.factories import DeliveryFactory, SubscriberFactory
+from tests.support.factories import DeliveryFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 TOKEN = "s3cret-metrics-token"
