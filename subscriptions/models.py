@@ -62,7 +62,13 @@ class Subscriber(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(weekday__lte=6), name="weekday_0_6"),
         ]
-        indexes = [models.Index(fields=["status", "delivery_hour"], name="subscriber_due")]
+        indexes = [
+            models.Index(fields=["status", "delivery_hour"], name="subscriber_due"),
+            # /metrics counts readers by status, time zone and hour from this index alone.
+            models.Index(
+                fields=["status", "timezone", "delivery_hour"], name="subscriber_schedule"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -99,7 +99,7 @@ def main() -> None:
     )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")  # as autovacuum would soon after such a day
+            cursor.execute("VACUUM ANALYZE")  # as autovacuum does soon after such a day
     with CaptureQueriesContext(connection) as captured:
         body, _ = metrics_text()
     print(

@@ -1,10 +1,11 @@
 """The pipeline's figures for /metrics, read with a fixed handful of queries per scrape.
 
-Eight queries whatever the number of readers or rows (tests/digest/monitoring/test_metrics.py
-counts them): deliveries of today and yesterday by status; the open rows' ages and the week's
-`unknown` rows; digests sent and provider events in the last 24 hours (two); the sources' last
-successes and today's runs (two); readers by status; the active readers' delivery schedules
-(distinct time zone and hour, a few hundred at most). The jobs' last successes come from the
+Six queries whatever the number of readers or rows (tests/digest/monitoring/test_metrics.py
+counts them), the two over large tables answered from an index alone: the last three digest
+days' rows by status (with those sent in the last 24 hours); the open rows' ages and the week's
+`unknown` rows; the provider's bounces and complaints of the last 24 hours; the sources' last
+successes and today's runs (two); readers by status, time zone and hour (the readers' counts
+and the last delivery hour). The jobs' last successes come from the
 cache (digest/monitoring/heartbeats.py).
 """
 
@@ -56,16 +57,23 @@ def _age(now: dt.datetime, since: dt.datetime | None) -> float:
 
 
 def _deliveries(figures: PipelineFigures, today: dt.date) -> None:
+    """Rows of the last three digest days by status, and how many finished in the last 24
+    hours: one index-only scan of (digest_date, status, finished_at). A message sent in the last
+    24 hours belongs to today's or yesterday's digest, or the day before for a reader far west."""
     names = {today: "today", today - dt.timedelta(days=1): "yesterday"}
+    since = figures.now - dt.timedelta(hours=24)
     rows = (
-        Delivery.objects.filter(digest_date__in=list(names))
+        Delivery.objects.filter(digest_date__gte=today - dt.timedelta(days=2))
         .values_list("digest_date", "status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"), recent=Count("status", filter=Q(finished_at__gte=since)))
         .order_by()
     )
     figures.deliveries = {(name, s): 0 for name in names.values() for s in Delivery.Status.values}
-    for day, status, n in rows:
-        figures.deliveries[(names[day], status)] = n
+    for day, status, n, recent in rows:
+        if day in names:
+            figures.deliveries[(names[day], status)] = n
+        if status == Delivery.Status.SENT:
+            figures.sent_24h += recent
 
 
 def _open_rows(figures: PipelineFigures, today: dt.date) -> None:
@@ -83,19 +91,12 @@ def _open_rows(figures: PipelineFigures, today: dt.date) -> None:
     figures.unknown_7d = found["unknown"]
 
 
-def _last_24h(figures: PipelineFigures, today: dt.date) -> None:
+def _provider_events(figures: PipelineFigures) -> None:
     since = figures.now - dt.timedelta(hours=24)
-    # A message sent in the last 24 hours belongs to today's or yesterday's digest (or the day
-    # before, for a reader far west of UTC): the digest_date bound keeps this on the index.
-    figures.sent_24h = Delivery.objects.filter(
-        status=Delivery.Status.SENT,
-        digest_date__gte=today - dt.timedelta(days=2),
-        finished_at__gte=since,
-    ).count()
     events = dict(
         DeliveryEvent.objects.filter(received_at__gte=since, event_type__in=PROVIDER_EVENTS)
         .values_list("event_type")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     figures.provider_events_24h = {kind: events.get(kind, 0) for kind in PROVIDER_EVENTS}
@@ -122,28 +123,26 @@ def _sources(figures: PipelineFigures, today: dt.date) -> None:
 
 
 def _readers(figures: PipelineFigures) -> None:
-    found = dict(Subscriber.objects.values_list("status").annotate(n=Count("id")).order_by())
-    figures.readers = {status: found.get(status, 0) for status in Subscriber.Status.values}
-
-
-def _last_delivery_hour(figures: PipelineFigures) -> None:
-    """The latest UTC hour of today at which some active reader's digest falls due."""
-    schedules = (
-        Subscriber.objects.filter(status=Subscriber.Status.ACTIVE)
-        .values_list("timezone", "delivery_hour")
-        .distinct()
+    """Readers by status, and the latest UTC hour of today at which some active reader's digest
+    falls due: one index-only scan of (status, timezone, delivery_hour)."""
+    rows = (
+        Subscriber.objects.values_list("status", "timezone", "delivery_hour")
+        .annotate(n=Count("*"))
         .order_by()
     )
+    figures.readers = dict.fromkeys(Subscriber.Status.values, 0)
     today = figures.now.date()
     hours = []
-    for tz_name, hour in schedules:
+    for status, tz_name, hour, n in rows:
+        figures.readers[status] = figures.readers.get(status, 0) + n
+        if status != Subscriber.Status.ACTIVE:
+            continue
         try:
             zone = ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError):
             zone = ZoneInfo("UTC")
-        local = dt.datetime.combine(today, dt.time(hour), tzinfo=zone).astimezone(dt.UTC)
         # A reader whose hour falls on another UTC day is due at that hour of today, too.
-        hours.append(local.hour)
+        hours.append(dt.datetime.combine(today, dt.time(hour), tzinfo=zone).astimezone(dt.UTC).hour)
     figures.last_delivery_hour_utc = max(hours) if hours else None
 
 
@@ -153,9 +152,8 @@ def pipeline_figures(*, now: dt.datetime | None = None) -> PipelineFigures:
     today = now.date()
     _deliveries(figures, today)
     _open_rows(figures, today)
-    _last_24h(figures, today)
+    _provider_events(figures)
     _sources(figures, today)
     _readers(figures)
-    _last_delivery_hour(figures)
     figures.job_last_success = last_successes(JOBS)
     return figures

@@ -110,9 +110,9 @@ def test_queries_per_scrape_do_not_grow_with_readers(client, token):
         reader = SubscriberFactory(timezone="Europe/Berlin" if n % 2 else "UTC")
         DeliveryFactory(subscriber=reader, digest_date=today, status="sent")
     assert queries() == few
-    # Eight reads of the pipeline, plus the database cache's read of the jobs' last successes
-    # (Redis in production) and the session-less request's nothing else.
-    assert few <= 9
+    # Six reads of the pipeline, plus the database cache's read of the jobs' last successes
+    # (Redis in production); the request itself reads nothing (no session).
+    assert few == 7
 
 
 def test_the_jobs_last_successes_are_exposed(client, token):
