@@ -46,6 +46,8 @@ class Command(BaseCommand):
                     # Why the daily job would not send this one (None: it would).
                     "not_sent_because": not_sent,
                     "quiet_reason": preview.content.quiet_reason,
+                    # A source that served nothing new that day, as the intro line says it.
+                    "upstream_note": preview.content.upstream_note,
                     "sections": {
                         "updates": [
                             {

@@ -4,6 +4,7 @@ flagged on the fetch run, shown in the admin banner and /metrics, and told in re
 from __future__ import annotations
 
 import datetime as dt
+import json
 from datetime import date
 from io import StringIO
 
@@ -113,6 +114,12 @@ def test_the_readers_digest_says_why_the_day_is_short(snapshot_day, settings):
     assert "arXiv announced no new papers (a holiday, most likely) today." in text
     first_lines = text.split("arXiv announced", 1)[0]
     assert "Today:" in first_lines  # the intro line, before any paper
+    out = StringIO()
+    call_command(
+        "preview_digest", "ada@example.org", "--date", DAY.isoformat(), "--format", "json",
+        stdout=out,
+    )  # fmt: skip
+    assert json.loads(out.getvalue())["upstream_note"].startswith("arXiv announced no new")
 
 
 def test_the_admin_banner_shows_it(admin_client):
