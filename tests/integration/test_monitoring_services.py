@@ -150,6 +150,8 @@ def test_beat_liveness_and_workers_in_the_deep_health_check(
     assert client.get(reverse("healthz")).status_code == 200
 
     worker.start()
+    # Each deep check pings for a second; on a busy machine the first answer may come later.
+    wait_for(lambda: client.get(deep).status_code == 200, timeout=30, what="a worker's answer")
     body = client.get(deep)
     assert body.status_code == 200, body.json()
     assert body.json()["workers"] == "ok" and "workers_last_answer" in body.json()
