@@ -93,3 +93,52 @@ def test_roles_start_healthy_unprivileged_and_deliver_the_day(
     for name in ("beat", "worker", "web"):
         site.stop(name)
         assert eng.health(docker, site.container(name))["ExitCode"] == 0, name
+
+
+def test_docker_stop_lets_the_worker_finish_its_batch(
+    docker, image, deploy, workdir, sink, database_url
+):
+    """compose's stop_grace_period: `docker stop` of a worker mid-batch is a warm shutdown that
+    finishes the batch (no row left `sending`, none `unknown`)."""
+    readers_count = 16
+    sink.delay = 0.5  # a slow relay: one batch of 16 takes ~8 s
+    site = deploy(image)
+    worker_role = site.role("worker")
+    assert worker_role.stop_grace >= 60, "compose gives the worker time to finish a batch"
+    site.start("web")
+    site.wait_healthy()
+    site.start("worker")
+    site.wait_worker_ready()
+
+    day = datetime.now(UTC).date().isoformat()
+    csv = workdir / "readers.csv"
+    readers = write_readers(csv, readers_count)
+    site.manage("fetch_papers", "--source", "snapshot", "--date", day)
+    mount = f"{csv}:/data/readers.csv:ro"
+    site.manage("import_subscribers", "/data/readers.csv", "--confirmed", mounts=[mount])
+    site.manage("send_digests", "--date", day)  # enqueues the batch and returns
+
+    wait_for(lambda: len(sink.recipients()) >= 2, what="the batch to be under way", timeout=60)
+    assert delivery_statuses(database_url).get("sending", 0) >= 1
+    stopping = time.monotonic()
+    site.stop("worker")  # SIGTERM, then SIGKILL only after the container's stop timeout
+    took = time.monotonic() - stopping
+    FIGURES["docker stop of a worker mid-batch"] = (
+        f"{took:.1f} s (grace {worker_role.stop_grace} s)"
+    )
+
+    state = eng.health(docker, site.container("worker"))
+    assert state["ExitCode"] == 0 and not state["OOMKilled"], state  # not 137: not killed
+    assert took < worker_role.stop_grace
+    # The running batches finished; batches not yet started wait in the queue, untouched.
+    statuses = delivery_statuses(database_url)
+    assert set(statuses) <= {"sent", "queued"}, statuses
+    assert statuses["sent"] == len(sink.recipients())
+    assert max(Counter(sink.recipients()).values()) == 1
+
+    # A new worker sends the rest: one digest per reader, none twice.
+    sink.delay = 0
+    site.start("worker")
+    site.manage("send_digests", "--date", day, "--wait", timeout=300)
+    assert delivery_statuses(database_url) == {"sent": readers_count}
+    assert Counter(sink.recipients()) == dict.fromkeys(readers, 1)
