@@ -13,6 +13,10 @@ ValueError/TypeError, a 500 (anymail's own Mailgun view already turns a malforme
 a validation failure, a 400; this does the same for every provider). An event whose fields have
 the wrong types or a NUL character (which PostgreSQL cannot store) is malformed too.
 
+ANYMAIL_WEBHOOK_SECRET may list several `user:password` pairs, comma separated: during a
+rotation the provider still calls with the old one while the new one is being set there, and
+both are accepted (anymail checks the request against each; a pair itself has no comma).
+
 A refused request is answered 400 with a warning in the log, not through Django's
 SuspiciousOperation handling, which logs at ERROR and so mails ADMINS for every request.
 """
@@ -51,10 +55,23 @@ _PARSE_ERRORS = (
 )
 
 
+def webhook_secrets(configured: str | list[str] | None) -> list[str]:
+    """ANYMAIL_WEBHOOK_SECRET as a list: 'old:pw1, new:pw2' -> ['old:pw1', 'new:pw2']."""
+    values = [configured] if isinstance(configured, str) else list(configured or [])
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
 class _MalformedBodyIs400:
-    """Mixed in before an anymail tracking view: a body it cannot parse is a validation failure."""
+    """Mixed in before an anymail tracking view: a body it cannot parse is a validation failure,
+    and a comma-separated webhook secret is a list of accepted ones."""
 
     esp_name: str
+    basic_auth: list[str] | None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if getattr(self, "basic_auth", None):
+            self.basic_auth = webhook_secrets(self.basic_auth)
 
     def run_validators(self, request: HttpRequest) -> None:
         # Amazon SES's validator parses the body (to compare the SNS headers with it).

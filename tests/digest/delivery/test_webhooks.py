@@ -101,6 +101,29 @@ def test_bad_or_missing_credentials_400_and_nothing_changes(client, headers):
     assert not DeliveryEvent.objects.exists()
 
 
+def test_a_rotated_secret_accepts_the_old_and_the_new_pair(client, settings):
+    """ANYMAIL_WEBHOOK_SECRET=old,new while the provider is switched over: both are accepted,
+    anything else still refused, and the old one alone is refused once it is dropped."""
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "hook:s3cret, hook:n3w-secret"}
+    SubscriberFactory(email="gone@example.com")
+    for credentials in ("hook:s3cret", "hook:n3w-secret"):
+        response = client.post(
+            URL, json.dumps(bounce("gone@example.com")), "application/json", **auth(credentials)
+        )
+        assert response.status_code == 200, credentials
+    for credentials in ("hook:other", "hook:s3cret, hook:n3w-secret", "hook:s3cret,"):
+        response = client.post(
+            URL, json.dumps(bounce("gone@example.com")), "application/json", **auth(credentials)
+        )
+        assert response.status_code == 400, credentials
+
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "hook:n3w-secret"}
+    response = client.post(
+        URL, json.dumps(bounce("gone@example.com")), "application/json", **auth("hook:s3cret")
+    )
+    assert response.status_code == 400
+
+
 def test_hard_bounce_suppresses_and_links_the_delivery(client):
     delivery = DeliveryFactory(subscriber=SubscriberFactory(email="r@example.org"))
     post(client, bounce("r@example.org", delivery_id=delivery.pk), **auth())
