@@ -142,3 +142,19 @@ def test_docker_stop_lets_the_worker_finish_its_batch(
     site.manage("send_digests", "--date", day, "--wait", timeout=300)
     assert delivery_statuses(database_url) == {"sent": readers_count}
     assert Counter(sink.recipients()) == dict.fromkeys(readers, 1)
+
+
+def test_a_copied_env_example_is_refused_at_start(docker, image, workdir):
+    """`cp .env.example .env` and `up`: the role exits at once, naming what to change."""
+    from tests.production.compose import ENV_EXAMPLE
+
+    done = docker(
+        "run", "--rm", "--network", "none", "--env-file", str(ENV_EXAMPLE), image,
+        "celery", "-A", "digest", "worker",
+        check=False, timeout=120,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "digest.E101" in output and "SECRET_KEY" in output
+    assert "digest.E102" in output and "STAGING=1" in output
+    assert "celery@" not in output  # the worker never started

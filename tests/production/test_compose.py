@@ -81,6 +81,9 @@ def test_web_healthcheck_is_healthz_and_postgres_keeps_its_data(services):
     assert any(v.endswith(":/var/lib/postgresql/data") for v in services["postgres"]["volumes"])
     mailpit_ports = " ".join(services["mailpit"]["ports"] + services["mailpit"]["expose"])
     assert "8025" in mailpit_ports and "1025" in mailpit_ports
+    # The catcher only with `--profile staging`; everything else starts with a plain `up`.
+    assert services["mailpit"]["profiles"] == ["staging"]
+    assert [name for name, s in services.items() if s.get("profiles")] == ["mailpit"]
 
 
 def test_subset_reader_agrees_with_pyyaml():
@@ -150,14 +153,18 @@ def test_docker_compose_validates_the_file(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_check_deploy_passes_with_the_env_example(tmp_path: Path):
+def _env_example_environment(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ANYMAIL_"))}
     for name in env_file_documented():
         env.pop(name, None)
     env.update(env_file_values())
     # No PostgreSQL needed for the checklist: a throwaway SQLite file.
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'check.sqlite3'}", VAR_DIR=str(tmp_path))
-    result = subprocess.run(
+    return env
+
+
+def _check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,
@@ -165,7 +172,38 @@ def test_check_deploy_passes_with_the_env_example(tmp_path: Path):
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_env_example_copied_as_is_is_refused(tmp_path: Path):
+    """DEBUG=0 with the example's placeholders and its staging mail path: the checks name each
+    placeholder and the catcher, and the command fails."""
+    result = _check(_env_example_environment(tmp_path))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "digest.E101" in output and "digest.E102" in output
+    for name in ("SECRET_KEY", "POSTGRES_PASSWORD", "ANYMAIL_WEBHOOK_SECRET"):
+        assert name in output, name
+
+
+def test_check_deploy_passes_with_the_env_example_filled_in(tmp_path: Path):
+    """The example with its placeholders replaced passes Django's deployment checklist: as
+    staging (STAGING=1, mail to Mailpit) and as production (a provider instead of Mailpit)."""
+    env = _env_example_environment(tmp_path)
+    for name, value in env_file_values().items():
+        if "change-me" in value:
+            env[name] = value.replace("change-me", "filled-in-" + "x" * 20)
+    staging = _check({**env, "STAGING": "1"})
+    assert staging.returncode == 0, staging.stdout + staging.stderr
+    refused = _check(env)
+    assert refused.returncode != 0 and "digest.E102" in refused.stdout + refused.stderr
+    production = _check(
+        {
+            **env,
+            "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
+            "ANYMAIL_POSTMARK_SERVER_TOKEN": "server-token",
+        }
+    )
+    assert production.returncode == 0, production.stdout + production.stderr
 
 
 def test_beat_has_a_health_check_on_its_liveness_timestamp(services):

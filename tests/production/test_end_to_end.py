@@ -215,6 +215,12 @@ def production_environment(**overrides: str) -> dict[str, str]:
     for name in env_file_documented():
         env.pop(name, None)
     env.update(env_file_values())
+    # An operator replaces the example's placeholders (DEBUG=0 refuses them: digest.E101).
+    env.update(
+        SECRET_KEY="e2e-" + "k" * 60,
+        POSTGRES_PASSWORD="e2e-postgres-password",
+        ANYMAIL_WEBHOOK_SECRET="e2e-hook:e2e-webhook-password",
+    )
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # `python`, `gunicorn`, `celery`
     env.update(overrides)
     return env
