@@ -256,6 +256,8 @@ def deploy(docker: eng.Docker, workdir: Path, database_url: str, redis_url: str,
             EMAIL_BACKEND="digest.delivery.mail_backends.SMTPBackend",
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=str(sink.port),
+            # The example's placeholders replaced, as an operator must (digest.E101).
+            POSTGRES_PASSWORD=uuid.uuid4().hex,
             SECRET_KEY=uuid.uuid4().hex * 2,
             ANYMAIL_WEBHOOK_SECRET=f"hook:{uuid.uuid4().hex}",
             DB_WAIT_TIMEOUT="30",
