@@ -28,8 +28,8 @@ import redis
 from aiosmtpd.controller import Controller
 
 from tests.containers import engine as eng
-from tests.pgcluster import PostgresCluster, postgres_bin
-from tests.services import free_port, unavailable, wait_for
+from tests.support.pgcluster import PostgresCluster, postgres_bin
+from tests.support.real_services import free_port, unavailable, wait_for
 
 FIGURES = eng.FIGURES
 

@@ -15,7 +15,7 @@ import pytest
 from tests.containers import engine as eng
 from tests.containers.conftest import delivery_statuses, write_readers
 from tests.containers.engine import FIGURES
-from tests.services import wait_for
+from tests.support.real_services import wait_for
 
 pytestmark = pytest.mark.containers
 

@@ -24,8 +24,8 @@ import pytest
 from tests.containers import engine as eng
 from tests.containers.conftest import delivery_statuses, write_readers
 from tests.containers.engine import FIGURES
-from tests.pgcluster import postgres_bin
-from tests.services import unavailable
+from tests.support.pgcluster import postgres_bin
+from tests.support.real_services import unavailable
 
 pytestmark = pytest.mark.containers
 

@@ -120,7 +120,7 @@ def test_dockerfile_builds_a_slim_non_root_image():
     assert "\nUSER app\n" in dockerfile
     assert "HEALTHCHECK" in dockerfile and "healthcheck.py" in dockerfile
     assert 'CMD ["gunicorn", "digest.wsgi"' in dockerfile
-    for copied in ("manage.py", "digest", "subscriptions", "templates", "docker"):
+    for copied in ("manage.py", "config", "digest", "subscriptions", "templates", "docker"):
         assert f"COPY {copied} " in dockerfile, copied
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".git", "var", ".env"} <= set(ignored)

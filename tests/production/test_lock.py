@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("lock", ROOT / "docker" / "lock.py")
 assert spec and spec.loader
 lock = importlib.util.module_from_spec(spec)
