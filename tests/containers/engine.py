@@ -271,17 +271,22 @@ class Role:
         command = [interpolate(str(a), env) for a in service["command"]]
         for option, value in (options or {}).items():
             command[command.index(option) + 1] = value
-        environment = {
-            k: interpolate(str(v), env) for k, v in service.get("environment", {}).items()
-        }
+        declared = service.get("environment", {})
+        if isinstance(declared, list):  # the `- NAME=value` form
+            declared = dict(str(item).partition("=")[::2] for item in declared)
+        environment = {k: interpolate(str(v), env) for k, v in declared.items()}
         run: list[str] = []
         check = service.get("healthcheck") or {}
-        if check.get("disable"):
+        if check.get("disable") or check.get("test") in (["NONE"], "NONE"):
             run.append("--no-healthcheck")
         elif check.get("test"):
             test = check["test"]
-            # CMD-SHELL as compose runs it; CMD as an exec form (docker run takes a shell string).
-            shell = test[1] if test[0] == "CMD-SHELL" else " ".join(test[1:])
+            # A string and CMD-SHELL run in a shell; CMD is an exec form (docker run takes a
+            # shell string, so its arguments are joined).
+            if isinstance(test, str):
+                shell = test
+            else:
+                shell = test[1] if test[0] == "CMD-SHELL" else " ".join(test[1:])
             run += ["--health-cmd", shell.replace("$$", "$")]
             for key, flag in (
                 ("interval", "--health-interval"),
