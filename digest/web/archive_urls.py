@@ -25,6 +25,7 @@ urlpatterns = [
     path("view/<str:token>/", archive_views.delivery_view, name="view"),
     # A paper's page under the day it was listed (Paper.listed_on never moves).
     path("<str:day>/<arxiv_id:arxiv_id>/", paper_views.paper_page, name="paper"),
+    path("<str:day>/<arxiv_id:arxiv_id>/cite.bib", paper_views.paper_bibtex, name="paper_bibtex"),
     path(
         "<str:day>/<arxiv_id:arxiv_id>/check-your-inbox/",
         paper_views.follow_sent,

@@ -1,4 +1,5 @@
-"""A paper's page in the web archive (/digests/<day>/<arXiv id>/), and its Follow-by-email form.
+"""A paper's page in the web archive (/digests/<day>/<arXiv id>/) with the Highwire `citation_*`
+tags reference managers read, its BibTeX ("Cite"), and its Follow-by-email form.
 
 The archive does not know its visitors: the form takes an address and queues the Follow-link
 email for it (subscriptions.feedback.follow_links decides whether anything is sent), then
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from digest.composing.content import Update
 from digest.models import Paper
+from digest.papers.citations import bibtex, citation_record, highwire_tags
 from digest.papers.selectors import paper_listed, public_events
 from subscriptions.feedback.tasks import enqueue_follow_link
 from subscriptions.web.forms import FollowByEmailForm
@@ -64,6 +67,10 @@ def paper_page(request: HttpRequest, day: str, arxiv_id: str) -> HttpResponse:
         "events": events,
         "form": form,
         "hf_url": paper.hf_url if _on_hf(paper) else "",
+        # What Zotero's connector and Google Scholar read (digest.papers.citations).
+        "citation_tags": highwire_tags(
+            citation_record(paper), page_url=settings.SITE_URL + request.path
+        ),
     }
     return render(request, "web/paper.html", context, status=status)
 
@@ -72,6 +79,18 @@ def paper_page(request: HttpRequest, day: str, arxiv_id: str) -> HttpResponse:
 def follow_sent(request: HttpRequest, day: str, arxiv_id: str) -> HttpResponse:
     """The answer to the Follow form, the same for every address."""
     return render(request, "web/paper_follow_sent.html", {"paper": _paper(day, arxiv_id)})
+
+
+@require_GET
+def paper_bibtex(request: HttpRequest, day: str, arxiv_id: str) -> HttpResponse:
+    """The paper's BibTeX (the page's "Cite" link): plain text the browser shows, to copy."""
+    paper = _paper(day, arxiv_id)
+    response = HttpResponse(
+        bibtex([citation_record(paper)]), content_type="text/plain; charset=utf-8"
+    )
+    filename = paper.arxiv_id.replace("/", "_") + ".bib"
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
 
 
 def _on_hf(paper: Paper) -> bool:
