@@ -22,6 +22,11 @@ class Subscriber(models.Model):
         DAILY = "daily"
         WEEKLY = "weekly"
 
+    class DeliverBy(models.TextChoices):
+        EMAIL = "email", "Email"
+        FEED = "feed", "Feed reader only (no email)"
+        BOTH = "both", "Email and feed reader"
+
     # Stored normalised (see services.normalize_email), so uniqueness is case-insensitive.
     email = models.EmailField(max_length=254, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -53,6 +58,12 @@ class Subscriber(models.Model):
     recommendations_enabled = models.BooleanField(default=True)
     # Part of every signed link; bumping it revokes confirm and manage links.
     token_version = models.PositiveIntegerField(default=1)
+    # How the digest reaches the reader: a feed-only reader's digest is built on their schedule
+    # and published to their feed, never mailed (digest.delivery.sender).
+    deliver_by = models.CharField(max_length=8, choices=DeliverBy.choices, default=DeliverBy.EMAIL)
+    # Part of the feed address only (subscriptions.readers.feeds): "new feed address" bumps it,
+    # which revokes the old address and nothing else.
+    feed_generation = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["email"]
@@ -61,6 +72,10 @@ class Subscriber(models.Model):
                 condition=models.Q(delivery_hour__lte=23), name="delivery_hour_0_23"
             ),
             models.CheckConstraint(condition=models.Q(weekday__lte=6), name="weekday_0_6"),
+            models.CheckConstraint(
+                condition=models.Q(deliver_by__in=["email", "feed", "both"]),
+                name="deliver_by_email_feed_both",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "delivery_hour"], name="subscriber_due"),

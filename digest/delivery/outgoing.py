@@ -29,7 +29,16 @@ class SendReport:
         self.retry_after = max(self.retry_after, other.retry_after)
 
     def summary(self) -> str:
-        order = ["sent", "suppressed", "empty", "rejected", "failed", "retrying", "skipped"]
+        order = [
+            "sent",
+            "published to feeds",
+            "suppressed",
+            "empty",
+            "rejected",
+            "failed",
+            "retrying",
+            "skipped",
+        ]
         return (
             ", ".join(f"{self.counts[k]} {k}" for k in order if self.counts[k]) or "nothing to do"
         )
@@ -44,6 +53,8 @@ class Built:
     message: EmailMessage | None = None
     outgoing: object = None  # what the connection takes: the message, or its SMTP envelope
     error: Exception | None = None
+    # A feed-only reader's digest: built and recorded on the row, never mailed.
+    feed_only: bool = False
 
 
 def close_quietly(connection: BaseEmailBackend) -> None:

@@ -60,10 +60,14 @@ from digest.logging import log_context
 from digest.models import Delivery
 from digest.recommend import Vote
 from subscriptions.feedback.selectors import votes_by_subscriber
+from subscriptions.models import Subscriber
 
 logger = logging.getLogger("digest.delivery")
 
 Status = Delivery.Status
+
+# The message id of a `sent` row that went to the reader's feed, not to a mail server.
+FEED_MESSAGE_ID = "feed"
 
 
 class BatchSender:
@@ -198,6 +202,14 @@ class BatchSender:
         if claim is None or claim == SUPPRESSED:
             report.counts["skipped" if claim is None else "suppressed"] += 1
             return True
+        if built.feed_only and built.content is not None and not built.content.is_empty:
+            # The row is claimed, so this is its one delivery: published to the reader's feed,
+            # which reads the `sent` rows' papers (FEED_MESSAGE_ID tells it from an email).
+            self._finish(
+                row, Status.SENT, message_id=FEED_MESSAGE_ID, papers=built.content.as_json()
+            )
+            report.counts["published to feeds"] += 1
+            return True
         if built.message is not None:
             return False
         if built.error is None:
@@ -223,6 +235,8 @@ class BatchSender:
             content = builder.select(
                 row.subscriber, history=history, topics=topics, votes=votes, updates=updates
             )
+            if row.subscriber.deliver_by == Subscriber.DeliverBy.FEED:
+                return Built(content, feed_only=True)  # the same selection, no email
             if content.is_empty and not row.subscriber.quiet_day_note:
                 return Built(content)
             links = subscriber_links(row.subscriber, day=builder.day, delivery_id=row.pk)
@@ -245,10 +259,11 @@ class BatchSender:
         # Wait for the rate slot before the claim, so that a row is `sending` only for the
         # moment its message is handed to the provider: that is the whole window a killed
         # worker leaves undecided. The previous rows' marks would otherwise wait with it.
-        if self.limiter.interval:
-            self._land()
-            self._write_marks()
-        self.limiter.wait()
+        if built.message is not None:  # a feed-only row takes no sending slot
+            if self.limiter.interval:
+                self._land()
+                self._write_marks()
+            self.limiter.wait()
         # Over SMTP the transaction's first commands go around the claim, so that the relay
         # answers them while the claim runs; the message itself only goes once the row is ours.
         sending, error = self._start(built)
