@@ -9,6 +9,7 @@ urlpatterns = [
     # ANYMAIL_WEBHOOK_SECRET; not anymail.urls (every provider's views: see digest.web.webhooks).
     path("anymail/<str:esp>/tracking/", webhooks.tracking, name="tracking_webhook"),
     path("digests/", include("digest.web.archive_urls")),
+    path("feed/", include("digest.web.feed_urls")),
     path("", include("subscriptions.web.urls")),
     path("", include("digest.web.urls")),
     path("", include("digest.monitoring.urls")),  # /healthz, /metrics

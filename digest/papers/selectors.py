@@ -52,3 +52,9 @@ def arxiv_ids_known(arxiv_ids: Collection[str]) -> set[str]:
     return set(
         Paper.objects.filter(arxiv_id__in=list(arxiv_ids)).values_list("arxiv_id", flat=True)
     )
+
+
+def listing_days(*, since: date) -> list[date]:
+    """The days with a listing from `since` on, newest first."""
+    days = Paper.objects.filter(listed_on__gte=since).values_list("listed_on", flat=True)
+    return list(days.distinct().order_by("-listed_on"))
