@@ -22,7 +22,7 @@ from subscriptions.readers.retention import subscriber_erase
 from subscriptions.readers.services import subscriber_suppress, subscriber_unsubscribe
 from subscriptions.readers.tokens import Purpose, make_token
 from tests.digest.conftest import DAY
-from tests.factories import DeliveryFactory, PaperFactory, SubscriberFactory
+from tests.support.factories import DeliveryFactory, PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 

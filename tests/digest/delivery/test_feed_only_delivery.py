@@ -12,7 +12,7 @@ from digest.delivery.batch import deliveries_plan, deliveries_send
 from digest.delivery.sender import FEED_MESSAGE_ID
 from digest.models import Delivery
 from subscriptions.models import Subscriber
-from tests.factories import SubscriberFactory
+from tests.support.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 

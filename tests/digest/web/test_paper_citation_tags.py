@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import bibtexparser
 import pytest
 
-from tests.factories import PaperFactory
+from tests.support.factories import PaperFactory
 
 pytestmark = pytest.mark.django_db
 
