@@ -1,4 +1,5 @@
-"""Web benchmark: the home page and the signup POST under gunicorn (2 sync workers), over HTTP.
+"""Web benchmark: the home page, the signup POST, /metrics and the Atom feeds under gunicorn (2
+sync workers), over HTTP.
 
 Sets up a throwaway SQLite database in a temporary VAR_DIR (migrate, collectstatic, the bundled
 listing through `fetch_papers --source snapshot`), starts
@@ -18,13 +19,21 @@ each request on a new connection (gunicorn's sync workers close every connection
   `bench/support/metrics_seed.py` has added `--metrics-readers` readers (100,000) and a day's
   delivery row for each; it prints the queries one scrape makes.
 
+- the private Atom feeds: `--feed-readers` readers (1,000), each with a digest of 10 papers a
+  day for 30 days (300 entries), seeded before gunicorn starts; every reader's feed is requested
+  once (full feed, 200), then once more with the ETag it got (If-None-Match: 304), by the same
+  threads. The queries per feed request are counted in-process (Django's test client) for a
+  reader with 1 digest and one with 30, full and conditional.
+
 Prints requests/s and latency p50/p95/p99 per endpoint, the CPU time of the gunicorn workers,
 this load generator and everything else on the machine, and the targets: `/` above 300
-requests/s, signup p99 under 100 ms, /metrics p99 under 100 ms. gunicorn is stopped with SIGTERM
+requests/s, signup p99 under 100 ms, /metrics p99 under 100 ms, full feed p99 under 150 ms, 304
+p99 under 50 ms. gunicorn is stopped with SIGTERM
 at the end, even on error. `--database-url` runs it all on an empty PostgreSQL database of your
 own instead of the throwaway SQLite file.
 Usage: python bench/web.py [--seconds 10] [--concurrency 4] [--workers 2] [--fresh-form]
        [--metrics-readers 100000] [--database-url postgres://.../empty]
+       [--feed-readers 1000] [--feeds-only]
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlencode
 
-from support.django_env import free_port
+from support.django_env import ROOT, free_port
 from support.gunicorn import (
     Gunicorn,
     machine_busy,
@@ -62,6 +71,8 @@ HOME_TARGET_RPS = 300.0
 SIGNUP_TARGET_P99_MS = 100.0
 METRICS_TARGET_P99_MS = 100.0
 METRICS_TOKEN = "bench-metrics-token"
+FEED_TARGET_P99_MS = 150.0
+NOT_MODIFIED_TARGET_P99_MS = 50.0
 TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CHECK_INBOX = "/subscribe/check-your-inbox/"
 MAX_ERRORS = 100  # a run stops early past this many failed requests
@@ -146,6 +157,83 @@ def signup(port: int, thread: int, n: int, client: dict[str, str], *, fresh: boo
     if status != 302 or not (headers.get("Location") or "").endswith(CHECK_INBOX):
         raise Failure(f"POST /subscribe/ -> {status} {headers.get('Location')}: {body[:300]!r}")
     return elapsed
+
+
+def get_feed(port: int, path: str, etags: dict[str, str]) -> float:
+    """A feed reader's first poll: the whole feed; its ETag is kept for the next poll."""
+    started = time.perf_counter()
+    status, headers, body = request(port, "GET", path)
+    elapsed = time.perf_counter() - started
+    if status != 200 or b"<entry>" not in body or not headers.get("ETag"):
+        raise Failure(f"GET {path[:16]}... -> {status}: {body[:200]!r}")
+    etags[path] = headers["ETag"]
+    return elapsed
+
+
+def get_feed_again(port: int, path: str, etags: dict[str, str]) -> float:
+    """The next poll, with If-None-Match: nothing new, 304 Not Modified."""
+    started = time.perf_counter()
+    status, _, body = request(port, "GET", path, headers={"If-None-Match": etags[path]})
+    elapsed = time.perf_counter() - started
+    if status != 304 or body:
+        raise Failure(f"conditional GET {path[:16]}... -> {status}")
+    return elapsed
+
+
+def feed_script(env: dict[str, str], *args: str) -> str:
+    """bench/support/feed_readers.py in the server's environment (its database)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "support" / "feed_readers.py"), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if result.returncode != 0:
+        sys.exit(f"feed_readers.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def each_once(
+    action: Callable[[int, str, dict[str, str]], float],
+    port: int,
+    paths: list[str],
+    etags: dict[str, str],
+    concurrency: int,
+    worker_pids: list[int],
+) -> Result:
+    """`concurrency` threads sharing the list: every path requested once."""
+    result = Result()
+    lock = threading.Lock()
+    queue = iter(paths)
+
+    def run() -> None:
+        while True:
+            with lock:
+                path = next(queue, None)
+            if path is None:
+                return
+            try:
+                latency = action(port, path, etags)
+            except (Failure, OSError, http.client.HTTPException) as error:
+                with lock:
+                    result.errors.append(f"{type(error).__name__}: {error}")
+                continue
+            with lock:
+                result.latencies.append(latency)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(concurrency)]
+    server_before, client_before = process_cpu(worker_pids), time.process_time()
+    machine_before = machine_busy()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.elapsed = time.perf_counter() - started
+    result.server_cpu = process_cpu(worker_pids) - server_before
+    result.client_cpu = time.process_time() - client_before
+    machine_after = machine_busy()
+    if machine_before is not None and machine_after is not None:
+        result.machine_cpu = machine_after - machine_before
+    return result
 
 
 @dataclass
@@ -263,9 +351,15 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default="", help="an empty PostgreSQL database (default: SQLite)"
     )
+    parser.add_argument(
+        "--feed-readers", type=int, default=1000, help="readers whose feeds are polled (1000)"
+    )
+    parser.add_argument(
+        "--feeds-only", action="store_true", help="only the feeds (not /, signup, /metrics)"
+    )
     args = parser.parse_args()
-    if args.seconds <= 0 or args.concurrency < 1 or args.workers < 1:
-        parser.error("--seconds, --concurrency and --workers must be positive")
+    if args.seconds <= 0 or args.concurrency < 1 or args.workers < 1 or args.feed_readers < 1:
+        parser.error("--seconds, --concurrency, --workers and --feed-readers must be positive")
 
     # SIGTERM to this script still stops gunicorn (the finally below).
     def terminate(signum: int, frame: FrameType | None) -> None:
@@ -288,6 +382,9 @@ def main() -> None:
         manage(env, "migrate", "--noinput", "-v0")
         manage(env, "collectstatic", "--noinput", "-v0")  # the manifest DEBUG=0 needs
         manage(env, "fetch_papers", "--source", "snapshot")
+        feed_paths_file = var_dir / "feeds.txt"
+        print(feed_script(env, "seed", str(args.feed_readers), str(feed_paths_file)).strip())
+        feed_paths = feed_paths_file.read_text().split()
         setup_seconds = time.perf_counter() - started
         where = "PostgreSQL" if args.database_url else f"SQLite in {var_dir}"
         print(f"setup ({where}, bundled listing): {setup_seconds:.1f} s")
@@ -301,12 +398,20 @@ def main() -> None:
         )
         rows = []
         post = partial(signup, fresh=args.fresh_form)
-        for name, action in (("GET /", get_home), ("POST /subscribe/", post)):
+        pages = () if args.feeds_only else (("GET /", get_home), ("POST /subscribe/", post))
+        for name, action in pages:
             warmup = load(action, port, args.concurrency, args.warmup, pids)
             if warmup.errors:
                 raise RuntimeError(f"{name} fails before measuring: {warmup.errors[0]}")
             rows.append((name, load(action, port, args.concurrency, args.seconds, pids)))
-        if args.metrics_readers:
+        # The feeds: a warm-up on a few readers (their ETags are not reused), then every reader's
+        # feed once, then every reader's feed again with its ETag.
+        etags: dict[str, str] = {}
+        each_once(get_feed, port, feed_paths[:20], {}, args.concurrency, pids)
+        full = each_once(get_feed, port, feed_paths, etags, args.concurrency, pids)
+        polled = [path for path in feed_paths if path in etags]
+        again = each_once(get_feed_again, port, polled, etags, args.concurrency, pids)
+        if args.metrics_readers and not args.feeds_only:
             seed = subprocess.run(
                 [sys.executable, "-m", "support.metrics_seed", str(args.metrics_readers)],
                 cwd=Path(__file__).parent, env=env, capture_output=True, text=True, timeout=1800,
@@ -316,31 +421,45 @@ def main() -> None:
             print(seed.stdout.strip())
             load(get_metrics, port, 1, args.warmup, pids)
             rows.append(("GET /metrics", load(get_metrics, port, 1, args.seconds, pids)))
+        metrics_row = len(rows) - 1
+        rows += [("GET /feed/<token>/", full), ("  again, 304", again)]
         print()
         report(rows, cores)
-        home, signups = rows[0][1], rows[1][1]
-        errors = len(home.errors) + len(signups.errors)
-        home_rps = len(home.latencies) / home.elapsed
-        signup_p99 = signups.percentile(99) if signups.latencies else float("inf")
-        print("\ntargets (2 gunicorn workers):")
+        errors = sum(len(r.errors) for _, r in rows)
+        print(f"\ntargets ({args.workers} gunicorn workers):")
         verdict = lambda ok: "met" if ok else "MISSED"  # noqa: E731
-        print(
-            f"  GET / above {HOME_TARGET_RPS:.0f} requests/s: {home_rps:.0f} "
-            f"-> {verdict(home_rps > HOME_TARGET_RPS)}"
-        )
-        print(
-            f"  signup POST p99 under {SIGNUP_TARGET_P99_MS:.0f} ms: {signup_p99:.1f} ms "
-            f"-> {verdict(signup_p99 < SIGNUP_TARGET_P99_MS)}"
-        )
-        if args.metrics_readers:
-            scrapes = rows[2][1]
-            errors += len(scrapes.errors)
+        if not args.feeds_only:
+            home, signups = rows[0][1], rows[1][1]
+            home_rps = len(home.latencies) / home.elapsed
+            signup_p99 = signups.percentile(99) if signups.latencies else float("inf")
+            print(
+                f"  GET / above {HOME_TARGET_RPS:.0f} requests/s: {home_rps:.0f} "
+                f"-> {verdict(home_rps > HOME_TARGET_RPS)}"
+            )
+            print(
+                f"  signup POST p99 under {SIGNUP_TARGET_P99_MS:.0f} ms: {signup_p99:.1f} ms "
+                f"-> {verdict(signup_p99 < SIGNUP_TARGET_P99_MS)}"
+            )
+        if args.metrics_readers and not args.feeds_only:
+            scrapes = rows[metrics_row][1]
             metrics_p99 = scrapes.percentile(99) if scrapes.latencies else float("inf")
             print(
                 f"  /metrics p99 under {METRICS_TARGET_P99_MS:.0f} ms "
                 f"({args.metrics_readers:,} readers and deliveries, one scrape at a time): "
                 f"{metrics_p99:.1f} ms -> {verdict(metrics_p99 < METRICS_TARGET_P99_MS)}"
             )
+        full_p99 = full.percentile(99) if full.latencies else float("inf")
+        again_p99 = again.percentile(99) if again.latencies else float("inf")
+        print(
+            f"  full feed (300 entries) p99 under {FEED_TARGET_P99_MS:.0f} ms: {full_p99:.1f} ms "
+            f"-> {verdict(full_p99 < FEED_TARGET_P99_MS)}"
+        )
+        print(
+            f"  304 p99 under {NOT_MODIFIED_TARGET_P99_MS:.0f} ms: {again_p99:.1f} ms "
+            f"-> {verdict(again_p99 < NOT_MODIFIED_TARGET_P99_MS)}"
+        )
+        print("\nqueries per feed request (in-process, Django's test client):")
+        print(feed_script(env, "queries").rstrip())
         signup_note = (
             "each signup POST follows an unmeasured GET /subscribe/ by the same client "
             "(--fresh-form), so the workers also serve those GETs during the signup run"
@@ -357,6 +476,8 @@ def main() -> None:
             "worker.",
             ("PostgreSQL" if args.database_url else "SQLite in WAL mode (production: PostgreSQL)")
             + "; the load generator shares the machine's cores with gunicorn (see CPU above).",
+            f"Feeds: {len(feed_paths)} readers, each with 30 digests of 10 papers (300 entries); "
+            "each requested once in full, then once with If-None-Match.",
         ]
         print("\nnotes:\n" + "\n".join(f"  - {note}" for note in notes))
     finally:

@@ -36,6 +36,7 @@ from digest.composing.cards import (
     snippet,
 )
 from digest.composing.content import DigestContent, Pick, Section, Update
+from digest.emails.links import absolute_url
 from digest.emails.render import (
     RenderedEmail,
     environment,
@@ -55,6 +56,7 @@ _MARKERS = (
     "view_url",
     "manage_url",
     "unsubscribe_url",
+    "feed_url",
     "recipient",
 )
 # Lines over 998 characters are illegal in SMTP (RFC 5322 2.1.1) and force quoted-printable.
@@ -74,6 +76,12 @@ _CARD_MARKER = re.compile("|".join(_marker(name) for name in _CARD_MARKERS))
 _ACTION_KINDS = tuple(dict.fromkeys(action.kind for action in CARD_ACTIONS))
 _BASE_MARKER = re.compile("(" + "|".join(_marker("base_" + k) for k in _ACTION_KINDS) + ")")
 _KIND_OF_MARKER = {_marker("base_" + kind): kind for kind in _ACTION_KINDS}
+
+
+def _bibtex_url(paper: Paper) -> str:
+    """The paper's BibTeX on its archive page, linked from a full card's links row (about 140
+    bytes a card: a 50-paper digest keeps one card fewer in full, README "render")."""
+    return absolute_url("digest:paper_bibtex", paper.listed_on.isoformat(), paper.arxiv_id)
 
 
 class DayRenderer:
@@ -220,6 +228,7 @@ class DayRenderer:
                 meta=meta_line(pick.paper),
                 tldr=one_line(pick.paper.ai_summary),
                 compact=compact,
+                bibtex_url=_bibtex_url(pick.paper),
                 # Markers are fixed ASCII letters, safe as markup.
                 **{name: Markup(_marker(name)) for name in _CARD_MARKERS},  # noqa: S704
             )
@@ -270,6 +279,7 @@ class DayRenderer:
                 meta=meta_line(pick.paper),
                 tldr=one_line(pick.paper.ai_summary),
                 compact=compact,
+                bibtex_url=_bibtex_url(pick.paper),
                 why=Markup(why),  # noqa: S704 (built from escaped text above)
                 snippet=Markup(self._snippet_html(pick)),  # noqa: S704 (escaped parts)
                 actions=Markup(actions),  # noqa: S704 (inlined template, escaped bases)
@@ -355,6 +365,7 @@ class DayRenderer:
             "view_url": html.escape(links.view_url),
             "manage_url": html.escape(links.manage_url),
             "unsubscribe_url": html.escape(links.unsubscribe_url),
+            "feed_url": html.escape(links.feed_url or links.view_url),
             "recipient": html.escape(content.subscriber.email),
         }
         # One pass over the shell, so marker-like text inside a paper is never replaced.
@@ -375,6 +386,7 @@ class DayRenderer:
             view_url=links.view_url,
             manage_url=links.manage_url,
             unsubscribe_url=links.unsubscribe_url,
+            feed_url=links.feed_url,
         )
         return RenderedEmail(subject=subject, text=text, html=body)
 

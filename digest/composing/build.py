@@ -26,6 +26,7 @@ from digest.emails.render import RenderedEmail, render_email
 from digest.recommend import Vote
 from subscriptions.feedback.selectors import votes_by_subscriber
 from subscriptions.models import Subscriber
+from subscriptions.readers.feeds import feed_token
 from subscriptions.readers.tokens import Purpose, make_token
 
 
@@ -106,6 +107,7 @@ def subscriber_links(subscriber: Subscriber, *, day: date, delivery_id: int | No
         view_url=view_url,
         manage_url=absolute_url("subscriptions:manage", make_token(subscriber, Purpose.MANAGE)),
         unsubscribe_url=unsubscribe_url(subscriber),
+        feed_url=absolute_url("feeds:reader", feed_token(subscriber)),
         card_bases=card_bases(subscriber),
     )
 
@@ -213,4 +215,5 @@ def public_links(day: date) -> Links:
         view_url=absolute_url("digest:archive", day.isoformat()),
         manage_url=home,
         unsubscribe_url=home,
+        feed_url=settings.SITE_URL + reverse("feeds:trending"),
     )

@@ -42,6 +42,8 @@ class Links:
     view_url: str
     manage_url: str
     unsubscribe_url: str
+    # The reader's private Atom feed (the public trending feed in a copy sent to someone else).
+    feed_url: str = ""
     # Per kind of card action, the reader's URL prefix (".../feedback/<token>/"). Empty: cards
     # carry no per-reader links (a copy sent to someone else, the public archive).
     card_bases: Mapping[str, str] = field(default_factory=dict)

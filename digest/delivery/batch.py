@@ -197,7 +197,7 @@ _SENDING_FIELDS = [
     "subscriber", "digest_date", "attempts",
     "subscriber__email", "subscriber__cadence", "subscriber__max_papers",
     "subscriber__min_upvotes", "subscriber__quiet_day_note", "subscriber__token_version",
-    "subscriber__recommendations_enabled", "subscriber__deliver_by",
+    "subscriber__recommendations_enabled", "subscriber__deliver_by", "subscriber__feed_generation",
 ]  # fmt: skip
 
 

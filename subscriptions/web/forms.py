@@ -189,6 +189,16 @@ class ManageForm(PreferencesForm):
         )
 
 
+class DeliverByForm(forms.Form):
+    """How the digest reaches the reader: email, their private feed, or both."""
+
+    deliver_by = forms.ChoiceField(
+        choices=Subscriber.DeliverBy.choices,
+        widget=forms.RadioSelect,
+        label="Deliver by",
+    )
+
+
 class ResendForm(_Form):
     """Ask for a new confirmation (or manage) link after an expired one."""
 

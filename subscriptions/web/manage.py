@@ -1,20 +1,24 @@
 """A reader's own page, behind their signed manage link: preferences, pause, votes, follows,
-recent digests; unsubscribe (one click, RFC 8058), resubscribe and erase."""
+recent digests, their private feed and how the digest reaches them (email, feed, both), export;
+unsubscribe (one click, RFC 8058), resubscribe and erase."""
 
 from __future__ import annotations
 
 import textwrap
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from digest.models import Paper
 from subscriptions.feedback import follows, votes
 from subscriptions.models import Subscriber
-from subscriptions.readers import services, tasks
+from subscriptions.readers import feeds, services, tasks
+from subscriptions.readers.feeds import feed_token
 from subscriptions.readers.retention import subscriber_erase
 from subscriptions.readers.time_zones import time_zone_suggestions
 from subscriptions.readers.tokens import Purpose, make_token
@@ -48,6 +52,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
                 messages.success(request, "Paused. No digests until you resume.")
             elif action in _VOTE_ACTIONS:
                 _manage_votes(request, subscriber, action)
+            elif action in _FEED_ACTIONS:
+                _manage_feed(request, subscriber, action)
             elif action == "resume":
                 services.subscriber_resume(subscriber=subscriber)
                 messages.success(request, "Resumed. Your next digest goes out as scheduled.")
@@ -82,6 +88,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "follows": follows.follows_running(subscriber=subscriber),
         "unsubscribe_token": make_token(subscriber, Purpose.UNSUBSCRIBE),
         "time_zones": time_zone_suggestions(),
+        "feed_url": settings.SITE_URL + reverse("feeds:reader", args=[feed_token(subscriber)]),
+        "deliver_by_form": forms.DeliverByForm(initial={"deliver_by": subscriber.deliver_by}),
     }
     return render(request, T + "manage.html", context, status=status)
 
@@ -113,6 +121,35 @@ def _manage_votes(request: HttpRequest, subscriber: Subscriber, action: str) -> 
             request,
             "Recommendations are on." if enabled else "Recommendations are off; votes are kept.",
         )
+
+
+_FEED_ACTIONS = ("deliver_by", "feed_new_address")
+
+
+def _manage_feed(request: HttpRequest, subscriber: Subscriber, action: str) -> None:
+    """The manage page's feed panel: email, feed or both; a new feed address."""
+    if action == "feed_new_address":
+        feeds.feed_address_renew(subscriber=subscriber)
+        messages.success(
+            request,
+            "Your feed has a new address; the old one no longer works. "
+            "Put the new one in your feed reader.",
+        )
+        return
+    form = forms.DeliverByForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose email, feed reader, or both.")
+        return
+    feeds.deliver_by_set(subscriber=subscriber, deliver_by=form.cleaned_data["deliver_by"])
+    messages.success(request, _DELIVER_BY_SAVED[subscriber.deliver_by])
+
+
+_DELIVER_BY_SAVED: dict[str, str] = {
+    Subscriber.DeliverBy.EMAIL: "Saved. Your digest comes by email.",
+    Subscriber.DeliverBy.FEED: "Saved. Your digest goes to your feed reader only: no more "
+    "digest emails.",
+    Subscriber.DeliverBy.BOTH: "Saved. Your digest comes by email and in your feed.",
+}
 
 
 # --- Unsubscribe -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from subscriptions.web import feedback, manage, signup
+from subscriptions.web import export, feedback, manage, signup
 
 app_name = "subscriptions"
 
@@ -16,6 +16,9 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", manage.unsubscribe, name="unsubscribe"),
     path("resubscribe/<str:token>/", manage.resubscribe, name="resubscribe"),
     path("manage/<str:token>/erase/", manage.erase, name="erase"),
+    # Liked and followed papers as BibTeX or CSL-JSON.
+    path("manage/<str:token>/export.bib", export.export, {"fmt": "bib"}, name="export_bibtex"),
+    path("manage/<str:token>/export.json", export.export, {"fmt": "json"}, name="export_csl"),
     # A card's vote link: the reader's feedback token, then the paper (old-style ids have a
     # slash), then ?v=more or ?v=less. Built by digest.composing.build.card_bases().
     path("feedback/<str:token>/<path:arxiv_id>/", feedback.feedback, name="feedback"),

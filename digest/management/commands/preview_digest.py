@@ -86,12 +86,14 @@ class Command(BaseCommand):
 
 def _not_sent_because(subscriber: Subscriber, day: date, *, has_email: bool) -> str | None:
     """What keeps the daily job from sending this digest: the reader's status, a digest
-    already sent (or on its way) for the day, or nothing to say."""
+    already sent (or on its way) for the day, a feed-only reader, or nothing to say."""
     if subscriber.status != Subscriber.Status.ACTIVE:
         return f"the subscriber is {subscriber.get_status_display().lower()}"
     delivery = subscriber.deliveries.filter(digest_date=day).first()
     if delivery is not None:
         return f"the digest of {day} is already {delivery.get_status_display().lower()}"
+    if subscriber.deliver_by == Subscriber.DeliverBy.FEED:
+        return "the reader takes it in their feed only: it is published there, not emailed"
     return None if has_email else "nothing new, and no quiet-day note asked for"
 
 

@@ -3,10 +3,13 @@ as `sent` (message id "feed"), and never mailed; exactly once, like an email."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 
 from digest.delivery.batch import deliveries_plan, deliveries_send
 from digest.delivery.sender import FEED_MESSAGE_ID
@@ -76,3 +79,15 @@ def test_feed_only_day_with_nothing_new_is_suppressed_like_an_email(backend, sna
     assert row.status == Delivery.Status.SUPPRESSED
     assert row.error == "nothing new to send"
     assert mail.outbox == []
+
+
+def test_preview_says_a_feed_only_reader_gets_no_email(snapshot_day):
+    SubscriberFactory(email="feeds@example.org", topics=["diffusion"], deliver_by="feed")
+    out = StringIO()
+    call_command(
+        "preview_digest", "feeds@example.org", "--date", str(snapshot_day), "--format", "json",
+        stdout=out,
+    )  # fmt: skip
+    found = json.loads(out.getvalue())
+    assert found["would_send"] is False
+    assert "feed only" in found["not_sent_because"]
