@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from digest.composing.content import Reason, Section
@@ -50,25 +50,33 @@ def feed_since(*, now: datetime | None = None) -> date:
     return timezone.localdate(now) - timedelta(days=FEED_DAYS)
 
 
-def _published(subscriber: Subscriber, since: date) -> Any:
-    return Delivery.objects.filter(
-        subscriber=subscriber, status=Delivery.Status.SENT, digest_date__gte=since
-    )
+_SENT = Q(status=Delivery.Status.SENT)
+
+
+def _window(subscriber: Subscriber, since: date) -> Any:
+    """The reader's rows of the window, whatever their status (at most one a day): filtering
+    the status in SQL made SQLite pick the (status, day) index and scan every reader's sent rows
+    of the month, 100 ms with 1,000 readers; (subscriber, day) is the unique constraint's index."""
+    return Delivery.objects.filter(subscriber=subscriber, digest_date__gte=since)
 
 
 def reader_feed_stamp(*, subscriber: Subscriber, now: datetime | None = None) -> FeedStamp:
     """One aggregate query (the conditional GET answers from it alone)."""
     since = feed_since(now=now)
-    found = _published(subscriber, since).aggregate(latest=Max("finished_at"), n=Count("id"))
+    found = _window(subscriber, since).aggregate(
+        latest=Max("finished_at", filter=_SENT), n=Count("id", filter=_SENT)
+    )
     return FeedStamp(since, found["latest"], found["n"])
 
 
 def reader_feed_entries(*, subscriber: Subscriber, stamp: FeedStamp) -> list[FeedEntry]:
-    rows = list(
-        _published(subscriber, stamp.since)
-        .order_by("-digest_date", "-id")
-        .values_list("digest_date", "finished_at", "created_at", "papers")
-    )
+    rows = [
+        row[1:]
+        for row in _window(subscriber, stamp.since)
+        .order_by("-digest_date")
+        .values_list("status", "digest_date", "finished_at", "created_at", "papers")
+        if row[0] == Delivery.Status.SENT
+    ]
     wanted = {item["arxiv_id"] for *_, papers in rows for item in papers or ()}
     papers = (
         visible_papers().order_by().in_bulk(list(wanted), field_name="arxiv_id") if wanted else {}
