@@ -73,7 +73,13 @@ class SubscriberAdmin(admin.ModelAdmin):
         "confirmed_at",
         "consent_source",
     )
-    list_filter = ("status", "cadence", ("created_at", admin.DateFieldListFilter), "timezone")
+    list_filter = (
+        "status",
+        "cadence",
+        "deliver_by",
+        ("created_at", admin.DateFieldListFilter),
+        "timezone",
+    )
     search_fields = ("email", "topics__query", "consent_source")
     date_hierarchy = "created_at"
     actions = ["resend_confirmation", "suppress", "reactivate", "export_csv"]
@@ -88,6 +94,8 @@ class SubscriberAdmin(admin.ModelAdmin):
                     ("delivery_hour", "timezone"),
                     ("max_papers", "min_upvotes"),
                     "quiet_day_note",
+                    # A feed-only reader's digest is published to their feed, never mailed.
+                    "deliver_by",
                 )
             },
         ),
