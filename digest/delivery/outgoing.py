@@ -53,8 +53,10 @@ class Built:
     message: EmailMessage | None = None
     outgoing: object = None  # what the connection takes: the message, or its SMTP envelope
     error: Exception | None = None
-    # A feed-only reader's digest: built and recorded on the row, never mailed.
+    # A feed-only reader's digest: built and recorded on the row (with the subject its email
+    # would have had, for the manage page's list), never mailed.
     feed_only: bool = False
+    subject: str = ""
 
 
 def close_quietly(connection: BaseEmailBackend) -> None:

@@ -206,7 +206,11 @@ class BatchSender:
             # The row is claimed, so this is its one delivery: published to the reader's feed,
             # which reads the `sent` rows' papers (FEED_MESSAGE_ID tells it from an email).
             self._finish(
-                row, Status.SENT, message_id=FEED_MESSAGE_ID, papers=built.content.as_json()
+                row,
+                Status.SENT,
+                message_id=FEED_MESSAGE_ID,
+                subject=built.subject,
+                papers=built.content.as_json(),
             )
             report.counts["published to feeds"] += 1
             return True
@@ -236,7 +240,9 @@ class BatchSender:
                 row.subscriber, history=history, topics=topics, votes=votes, updates=updates
             )
             if row.subscriber.deliver_by == Subscriber.DeliverBy.FEED:
-                return Built(content, feed_only=True)  # the same selection, no email
+                # The same selection, no email.
+                subject = "" if content.is_empty else builder.renderer.subject(content)
+                return Built(content, feed_only=True, subject=subject)
             if content.is_empty and not row.subscriber.quiet_day_note:
                 return Built(content)
             links = subscriber_links(row.subscriber, day=builder.day, delivery_id=row.pk)

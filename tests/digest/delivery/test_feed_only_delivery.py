@@ -51,6 +51,7 @@ def test_feed_only_reader_gets_the_same_selection_and_no_email(backend, snapshot
     assert published.status == Delivery.Status.SENT
     assert published.message_id == FEED_MESSAGE_ID
     assert published.attempts == 1 and published.finished_at is not None
+    assert published.subject == by_reader[emailed.pk].subject  # listed on the manage page
     # The same topics on the same day: the same papers, sections and reasons as the email.
     assert published.papers and published.papers == by_reader[emailed.pk].papers
 
