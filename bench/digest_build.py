@@ -8,8 +8,14 @@ queries per batch independent of the number of subscribers.
 `--votes`: a fifth of the subscribers also have 1 to 30 votes ("More / Less like this") on the
 day's papers, so their digests carry the Recommended section and a reordered topic section
 (same target, issue 17).
+`--votes library`: besides, 5% of the subscribers hold a reference library of 500 papers
+(issue 27), drawn from a pool of `--library-pool` older papers that are not in the window (libraries
+overlap: the popular papers are in many); each library is summarised by `LIBRARY_POSITIVES_MAX`
+representatives weighted by the share they stand for, as `library_summarise` leaves it after an
+import (that k-means runs at import, not in the build: its time is printed apart, for one
+2,000-paper library).
 Usage: python bench/digest_build.py [--subscribers 100000] [--papers 1000] [--batch 1000]
-       [--processes 2] [--votes]
+       [--processes 2] [--votes [library]] [--library-pool 20000]
 """
 
 from __future__ import annotations
@@ -124,6 +130,55 @@ def make_votes(share: float = 0.2) -> int:
     return len(voters)
 
 
+def make_libraries(
+    *, share: float = 0.05, size: int = 500, pool: int = 20_000
+) -> tuple[int, float]:
+    """A `share` of the subscribers hold `size` library papers each out of a `pool` of older
+    papers (not listed in the window); returns the readers and the time one 2,000-paper
+    library's summary takes."""
+    from subscriptions.library.summary import library_summarise, positives_max
+    from subscriptions.models import LibraryPaper, Subscriber
+
+    items = json.loads((ROOT / "digest" / "data" / "daily_papers.json").read_text())
+    rng = random.Random(17)
+    texts = []
+    for n in range(pool):
+        base = items[n % len(items)]
+        words = base["paper"]["summary"].split()
+        rng.shuffle(words)
+        texts.append((f"2401.{n:05d}", f"{base['title']} [library {n}]", " ".join(words)))
+    readers = [pk for pk in Subscriber.objects.values_list("pk", flat=True) if rng.random() < share]
+    representatives = positives_max()
+    weight = size / representatives
+
+    def rows():
+        for reader in readers:
+            for k, n in enumerate(rng.sample(range(pool), size)):
+                arxiv_id, title, abstract = texts[n]
+                yield LibraryPaper(
+                    subscriber_id=reader,
+                    arxiv_id=arxiv_id,
+                    title=title,
+                    title_key=title.lower()[:255],
+                    abstract=abstract,
+                    authors=[f"Author {n}"],
+                    weight=weight if k < representatives else 0.0,
+                )
+
+    LibraryPaper.objects.bulk_create(rows(), batch_size=5000)
+    # One 2,000-paper library summarised, as after its import.
+    reader = Subscriber.objects.create(email="library-2000@example.org", status="paused")
+    LibraryPaper.objects.bulk_create(
+        LibraryPaper(
+            subscriber=reader, arxiv_id=texts[n][0], title=texts[n][1], abstract=texts[n][2]
+        )
+        for n in range(2000)
+    )
+    started = time.perf_counter()
+    library_summarise(subscriber=reader)
+    return len(readers), time.perf_counter() - started
+
+
 def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, object]:
     """Build the digests of `ids` the way a send batch does; return counts and figures. With
     `updates` False, no reader gets the followed papers' updates (to measure what they add)."""
@@ -132,8 +187,8 @@ def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, o
     from django.test.utils import CaptureQueriesContext
 
     from digest.composing.build import DayBuilder
+    from subscriptions.library.selectors import ReaderPositives, positives_by_subscriber
     from digest.composing.selection import sent_papers_by_subscriber, updates_by_subscriber
-    from subscriptions.feedback.selectors import votes_by_subscriber
     from subscriptions.models import Subscriber, Topic
 
     builder = DayBuilder(DAY)
@@ -148,7 +203,7 @@ def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, o
                 )
             )
             history = sent_papers_by_subscriber(subscriber_ids=chunk, day=DAY)
-            votes = votes_by_subscriber(subscriber_ids=chunk)
+            positives = positives_by_subscriber(subscriber_ids=chunk)
             told = (
                 updates_by_subscriber(subscriber_ids=chunk, context=builder.context)
                 if updates
@@ -158,7 +213,7 @@ def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, o
                 content = builder.select(
                     subscriber,
                     history=history.get(subscriber.pk, (set(), None)),
-                    votes=votes.get(subscriber.pk, []),
+                    positives=positives.get(subscriber.pk, ReaderPositives()),
                     updates=told.get(subscriber.pk, []),
                 )
                 recommended += bool(content.recommended)
@@ -197,8 +252,14 @@ def main() -> None:
         help="build in this many processes, as that many Celery worker processes would",
     )
     parser.add_argument(
-        "--votes", action="store_true", help="a fifth of the subscribers vote on 1-30 papers"
+        "--votes",
+        nargs="?",
+        const="votes",
+        choices=["votes", "library"],
+        help="a fifth of the subscribers vote on 1-30 papers; `library`: and 5%% hold a "
+        "500-paper library",
     )
+    parser.add_argument("--library-pool", type=int, default=20_000)
     args = parser.parse_args()
     setup()
     from django.db import connections
@@ -209,13 +270,21 @@ def main() -> None:
     make_papers(args.papers)
     make_subscribers(args.subscribers)
     voters = make_votes() if args.votes else 0
+    if args.votes == "library":
+        libraries, summary_time = make_libraries(pool=args.library_pool)
+        print(
+            f"{libraries} readers with a 500-paper library (pool {args.library_pool}); "
+            f"one 2,000-paper library summarised in {summary_time:.2f} s"
+        )
     print(
         f"setup: {args.papers} papers, {args.subscribers} subscribers, "
         f"{Topic.objects.count()} topics, {voters} voters "
         f"in {time.perf_counter() - started:.1f} s "
         f"({connections['default'].vendor})"
     )
-    ids = list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
+    ids = list(
+        Subscriber.objects.filter(status="active").order_by("pk").values_list("pk", flat=True)
+    )
     started = time.perf_counter()
     if args.processes == 1:
         results = [build_slice(ids, args.batch)]

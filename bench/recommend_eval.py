@@ -16,11 +16,21 @@ papers of an interest; do the interest's other papers rank above the rest of the
 every choice of three liked papers among each interest's, not only the first three, and prints
 in how many choices they all do, ours and the recipe's.
 
+`--library N` (0, 2, 5 or `all`) gives the reader a reference library of N of the interest's
+day-one papers besides the votes (issue 27): positives are the likes and the library, for ours
+(`reader_model_train(votes=..., library=...)`) and for the recipe alike.
+
+`--calibrate-floor` runs the `--library` protocol without the Recommended section's similarity
+floor and prints, for floors t, the precision of the recommendations whose nearest liked or
+library paper has a cosine of at least t, how many of the relevant ones stay, and how many
+sections go empty (the floor in digest.recommend.ranking.RECOMMEND_FLOOR).
+
 `--calibrate-like` prints, for every pair of papers of the listing, how well "cosine similarity
 at least t" separates pairs that share an interest from pairs that do not, and the t with the
 best F1 (precision matters in an email: a `like:` topic should not flood the digest).
 
-Usage: python bench/recommend_eval.py [--splits 300] [--seed 17] [--seed-choices | --calibrate-like]
+Usage: python bench/recommend_eval.py [--splits 300] [--seed 17] [--library N]
+       [--seed-choices | --calibrate-like | --calibrate-floor]
 """
 
 from __future__ import annotations
@@ -46,7 +56,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--seed-choices", action="store_true")
     parser.add_argument("--calibrate-like", action="store_true")
+    parser.add_argument("--calibrate-floor", action="store_true")
+    parser.add_argument(
+        "--library", default="0", help="library size: a number of day-one papers, or all"
+    )
     args = parser.parse_args()
+    library = None if args.library == "all" else int(args.library)
     papers = _listing()
     interests = json.loads(INTERESTS.read_text())["interests"]
     if args.calibrate_like:
@@ -55,7 +70,14 @@ def main() -> int:
     if args.seed_choices:
         _seed_choices(papers, interests)
         return 0
-    _evaluate(papers, interests, splits=args.splits, seed=args.seed)
+    _evaluate(
+        papers,
+        interests,
+        splits=args.splits,
+        seed=args.seed,
+        library_size=library,
+        calibrate_floor=args.calibrate_floor,
+    )
     return 0
 
 
@@ -102,7 +124,9 @@ def _recipe_order(recipe_x, ids, *, liked, candidates) -> list[str]:
     return sorted(candidates, key=lambda i: -decision[i])
 
 
-def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
+def _evaluate(
+    papers, interests, *, splits: int, seed: int, library_size: int | None, calibrate_floor: bool
+) -> None:
     from digest.recommend import (
         Vote,
         day_features_build,
@@ -118,6 +142,11 @@ def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
     recipe_x = _recipe_features(papers)
     rng = random.Random(seed)
     table: dict[str, dict[str, list[float]]] = {}
+    # --calibrate-floor: (nearest positive's cosine, relevant?) of every pick, and per split
+    # the picks' cosines (to count the sections a floor would empty).
+    observed: list[tuple[float, bool]] = []
+    sections: list[list[float]] = []
+    floor = 0.0 if calibrate_floor else None
     for name, interest in interests.items():
         relevant = set(interest["ids"])
         scores: dict[str, list[float]] = {"ours": [], "recipe": [], "random": []}
@@ -135,12 +164,20 @@ def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
             dislikes = rng.sample([i for i in day1 if i not in relevant], rng.choice([1, 2]))
             k = min(5, len(left))
             votes = [Vote(i, True) for i in likes] + [Vote(i, False) for i in dislikes]
-            model = reader_model_train(votes=votes)
+            # The library: N of the interest's day-one papers (the likes may be among them).
+            library = (
+                first if library_size is None else rng.sample(first, min(library_size, len(first)))
+            )
+            model = reader_model_train(votes=votes, library=dict.fromkeys(library, 1.0))
             assert model is not None
             day = day_features_build(space=space, candidates=[by_id[i] for i in day2])
-            picks = recommend(day=day, model=model, voted=by_id, limit=k)
+            extra = {} if floor is None else {"floor": floor}
+            picks = recommend(day=day, model=model, voted=by_id, limit=k, **extra)
             scores["ours"].append(sum(p.arxiv_id in relevant for p in picks) / k)
-            rank = _recipe_order(recipe_x, ids, liked=likes, candidates=day2)[:k]
+            observed.extend((p.similarity, p.arxiv_id in relevant) for p in picks)
+            sections.append([p.similarity for p in picks])
+            positives = set(likes) | set(library)
+            rank = _recipe_order(recipe_x, ids, liked=positives, candidates=day2)[:k]
             scores["recipe"].append(sum(i in relevant for i in rank) / k)
             scores["random"].append(sum(i in relevant for i in rng.sample(day2, k)) / k)
         table[name] = scores
@@ -159,6 +196,22 @@ def _evaluate(papers, interests, *, splits: int, seed: int) -> None:
         print(
             f"p@k mean over {label:8s} interests ({len(names):2d}): "
             + "  ".join(f"{m}={v:.3f}" for m, v in means.items())
+        )
+    if calibrate_floor:
+        _floor_table(observed, sections)
+
+
+def _floor_table(observed: list[tuple[float, bool]], sections: list[list[float]]) -> None:
+    cosines = np.array([c for c, _ in observed])
+    relevant = np.array([r for _, r in observed])
+    print("floor  precision  relevant kept  picks kept  sections empty")
+    for floor in np.arange(0.0, 0.301, 0.02):
+        kept = cosines >= floor
+        precision = relevant[kept].mean() if kept.any() else 0.0
+        empty = np.mean([not any(c >= floor for c in section) for section in sections])
+        print(
+            f"{floor:5.2f}  {precision:9.3f}  {relevant[kept].sum() / relevant.sum():13.3f}"
+            f"  {kept.mean():10.3f}  {empty:14.3f}"
         )
 
 

@@ -178,3 +178,119 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} {self.email_hash[:12]}"
+
+
+class LibraryImport(models.Model):
+    """One upload or paste of a reader's reference library: the file waits here for the task,
+    which writes its progress and result back (the manage page shows them) and clears it."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="library_imports"
+    )
+    file_name = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=16)
+    content = models.TextField(blank=True)  # cleared once imported
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    progress = models.CharField(max_length=200, blank=True)
+    entries = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    looked_up = models.PositiveIntegerField(default=0)  # abstracts found by arXiv id
+    skipped = models.JSONField(default=list, blank=True)  # [{"line": 88, "reason": "..."}]
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["running", "done", "failed"]),
+                name="library_import_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name or 'pasted list'} ({self.status})"
+
+    @property
+    def summary(self) -> str:
+        """ "142 papers imported, 3 skipped (line 88: no title; ...)"."""
+        if self.status == self.Status.RUNNING:
+            return f"Importing {self.file_name or 'your list'}: {self.progress or 'starting'}"
+        if self.status == self.Status.FAILED:
+            return f"The import of {self.file_name or 'your list'} failed: {self.error}"
+        text = f"{self.imported} paper{'' if self.imported == 1 else 's'} imported"
+        if self.duplicates:
+            text += f", {self.duplicates} already in your library"
+        if self.skipped:
+            shown = "; ".join(f"line {s['line']}: {s['reason']}" for s in self.skipped[:5])
+            more = f"; and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
+            text += f", {len(self.skipped)} skipped ({shown}{more})"
+        return text
+
+
+class LibraryPaper(models.Model):
+    """A paper from a reader's reference library: a positive example for their
+    recommendations, like a "More like this" vote, and a paper they already have (never
+    recommended, never in the topic section). Its identity within the library is its arXiv id,
+    else its DOI, else its normalised title (`title_key`): importing a file twice adds nothing.
+    `weight` is how many of the library's papers this one stands for when the model scores
+    with a summary of a large library (`subscriptions.library.summary`); 0 means it is not
+    one of the representatives."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="library")
+    title = models.CharField(max_length=1000, blank=True)
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    arxiv_id = models.CharField(max_length=32, blank=True)
+    doi = models.CharField(max_length=255, blank=True)
+    title_key = models.CharField(max_length=255, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    weight = models.FloatField(default=0.0)
+    source = models.ForeignKey(
+        LibraryImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="papers"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-added_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "arxiv_id"],
+                condition=~models.Q(arxiv_id=""),
+                name="library_unique_arxiv_id",
+            ),
+            models.UniqueConstraint(
+                fields=["subscriber", "doi"],
+                condition=~models.Q(doi=""),
+                name="library_unique_doi",
+            ),
+            models.UniqueConstraint(
+                fields=["subscriber", "title_key"],
+                condition=~models.Q(title_key=""),
+                name="library_unique_title",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(arxiv_id="", title=""), name="library_title_or_arxiv_id"
+            ),
+            models.CheckConstraint(condition=models.Q(weight__gte=0), name="library_weight_gte_0"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["subscriber"], condition=models.Q(weight__gt=0), name="library_positives"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"arXiv {self.arxiv_id}"
+
+    @property
+    def key(self) -> str:
+        """The name the model knows it by: its arXiv id, else one of its own."""
+        return self.arxiv_id or f"library:{self.pk}"

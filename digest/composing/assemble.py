@@ -205,7 +205,7 @@ class DayRenderer:
     @staticmethod
     def _why_text(pick: Pick) -> str:
         topics = pick.reason.named_topics
-        if pick.reason.similar_to:
+        if pick.reason.is_similar:
             return f"   Why: similar to “{pick.reason.similar_title}” {pick.reason.liked_how}\n"
         if not topics:
             return ""
@@ -265,7 +265,7 @@ class DayRenderer:
         cards, so that it stays under Gmail's clipping size)."""
         reason = pick.reason
         why = ""
-        if reason.similar_to:
+        if reason.is_similar:
             title, how = html.escape(reason.similar_title), html.escape(reason.liked_how)
             label = f"Similar to <em>{title}</em> {how}"
             why = self._why.replace(_marker("text"), label)

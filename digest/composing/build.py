@@ -23,8 +23,7 @@ from digest.composing.selection import (
 )
 from digest.emails.links import absolute_url
 from digest.emails.render import RenderedEmail, render_email
-from digest.recommend import Vote
-from subscriptions.feedback.selectors import votes_by_subscriber
+from subscriptions.library.selectors import ReaderPositives, positives_by_subscriber
 from subscriptions.models import Subscriber
 from subscriptions.readers.feeds import feed_token
 from subscriptions.readers.tokens import Purpose, make_token
@@ -44,12 +43,12 @@ class DayBuilder:
         *,
         history: tuple[set[str], date | None] | None = None,
         topics: list[str] | None = None,
-        votes: list[Vote] | None = None,
+        positives: ReaderPositives | None = None,
         updates: list[Update] | None = None,
     ) -> DigestContent:
-        """The subscriber's papers; a batch passes its `history`, `topics`, `votes` and
+        """The subscriber's papers; a batch passes its `history`, `topics`, `positives` and
         `updates`, read for all its subscribers at once (sent_papers_by_subscriber,
-        topics_by_subscriber, votes_by_subscriber, updates_by_subscriber)."""
+        topics_by_subscriber, positives_by_subscriber, updates_by_subscriber)."""
         if history is None:
             history = sent_papers_by_subscriber(subscriber_ids=[subscriber.pk], day=self.day).get(
                 subscriber.pk, (set(), None)
@@ -57,11 +56,15 @@ class DayBuilder:
         sent, last_day = history
         if topics is None:
             topics = [t.query for t in subscriber.topics.all()]
-        if votes is None:
-            votes = votes_by_subscriber(subscriber_ids=[subscriber.pk]).get(subscriber.pk, [])
+        if positives is None:
+            found_positives = positives_by_subscriber(subscriber_ids=[subscriber.pk])
+            positives = found_positives.get(subscriber.pk, ReaderPositives())
         if updates is None:
             found = updates_by_subscriber(subscriber_ids=[subscriber.pk], context=self.context)
             updates = found.get(subscriber.pk, [])
+        if positives.owned:
+            # A paper in the reader's library counts as read: neither listed nor recommended.
+            sent = sent | positives.owned
         content = digest_select(
             subscriber=subscriber,
             topics=topics,
@@ -71,7 +74,11 @@ class DayBuilder:
             updates=updates,
         )
         recommended_select(
-            content=content, votes=votes, topics=topics, context=self.context, already_sent=sent
+            content=content,
+            positives=positives,
+            topics=topics,
+            context=self.context,
+            already_sent=sent,
         )
         return content
 

@@ -69,6 +69,8 @@ class Reason:
     similar_to: str = ""  # the arXiv id of that liked paper
     similar_title: str = ""
     similar_topic: str = ""
+    # How the reader told us: "vote", "library" (their imported library) or "like" (a topic).
+    similar_source: str = ""
     # The topics as the reader reads them (`digest.topics.topic_label`): a like: names its paper.
     labels: tuple[str, ...] = ()
 
@@ -76,8 +78,10 @@ class Reason:
         found: dict[str, object] = {"topics": list(self.topics), "words": sorted(self.words)}
         if self.labels and self.labels != self.topics:
             found["labels"] = list(self.labels)
-        if self.similar_to:
+        if self.is_similar:
             similar = {"arxiv_id": self.similar_to, "title": self.similar_title}
+            if self.similar_source:
+                similar["source"] = self.similar_source
             if self.similar_topic:
                 similar["topic"] = self.similar_topic
             found["similar_to"] = similar
@@ -87,12 +91,17 @@ class Reason:
     @property
     def text(self) -> str:
         """The reason in words, as the email says it ("" for a trending paper)."""
-        if self.similar_to:
+        if self.is_similar:
             return f"Similar to “{self.similar_title}” {self.liked_how}"
         if self.topics:
             named = self.named_topics
             return f"Matches your topic{'s' if len(named) > 1 else ''}: {', '.join(named)}"
         return ""
+
+    @property
+    def is_similar(self) -> bool:
+        """A Recommended paper's reason (a library paper may have no arXiv id)."""
+        return bool(self.similar_to or self.similar_source)
 
     @property
     def named_topics(self) -> tuple[str, ...]:
@@ -104,6 +113,8 @@ class Reason:
         """How the reader told us they like the `similar_to` paper."""
         if self.similar_topic:
             return f"from your topic {self.similar_topic}"
+        if self.similar_source == "library":
+            return "from your library"
         return "that you liked"
 
 

@@ -1,10 +1,12 @@
-"""Recommended for you: the day's papers a reader's votes point to, and the topic section
-reordered by them.
+"""Recommended for you: the day's papers a reader's votes and library point to, and the topic
+section reordered by them.
 
-A reader's model comes from their votes ("More / Less like this") and their `like:` topics, which
-count as likes (an excluded `-like:` as a dislike). Readers with neither cost nothing. The
-votes of a send batch are read in one query (`subscriptions.feedback.selectors`); the text
-features are fitted once per day and process (:class:`digest.recommend.WindowFeatures`, on the
+A reader's model comes from their votes ("More / Less like this"), their reference library
+(positive examples, a large one summarised by a few representatives) and their `like:` topics,
+which count as likes (an excluded `-like:` as a dislike). Readers with none cost nothing. The
+votes and libraries of a send batch are read in three queries
+(`subscriptions.library.selectors.positives_by_subscriber`); the text features
+are fitted once per day and process (:class:`digest.recommend.WindowFeatures`, on the
 DayContext), and scoring a reader is a product of at most a few dozen similarity rows the day
 keeps.
 """
@@ -20,6 +22,7 @@ from digest.composing.selection import DayContext
 from digest.recommend import Vote, reader_model_train, recommend, reorder
 from digest.topics import QueryError, parse
 from digest.topics.query import Term
+from subscriptions.library.selectors import NO_POSITIVES, ReaderPositives, Source
 
 
 def topic_votes(topics: Iterable[str]) -> dict[str, tuple[Vote, str]]:
@@ -40,23 +43,30 @@ def topic_votes(topics: Iterable[str]) -> dict[str, tuple[Vote, str]]:
 def recommended_select(
     *,
     content: DigestContent,
-    votes: list[Vote],
+    positives: ReaderPositives = NO_POSITIVES,
     topics: list[str],
     context: DayContext,
     already_sent: set[str],
 ) -> None:
-    """Add the Recommended section to `content` and reorder its topic section, in place."""
+    """Add the Recommended section to `content` and reorder its topic section, in place.
+    `already_sent` includes the reader's library (papers they have are never recommended)."""
     subscriber = content.subscriber
-    if not subscriber.recommendations_enabled or not (votes or any("like:" in t for t in topics)):
+    if not subscriber.recommendations_enabled or not (
+        positives or any("like:" in t for t in topics)
+    ):
         return
+    votes = positives.votes
     # A vote on a paper wins over a `like:` topic naming it; the reason then says "you liked".
-    voted_on = {vote.arxiv_id for vote in votes}
+    voted_on = {vote.arxiv_id for vote in votes} | set(positives.library)
     from_topics = {i: pair for i, pair in topic_votes(topics).items() if i not in voted_on}
-    model = reader_model_train(votes=[*votes, *(vote for vote, _ in from_topics.values())])
+    model = reader_model_train(
+        votes=[*votes, *(vote for vote, _ in from_topics.values())], library=positives.library
+    )
     if model is None:
         return
     features = context.features
-    voted = features.texts(list(model.coefficients))
+    stored = [key for key in model.coefficients if key not in positives.texts]
+    voted = {**features.texts(stored), **positives.texts}
     day = features.window if content.weekly else features.today
     if content.topics:
         shown = features.texts([pick.paper.arxiv_id for pick in content.topics])
@@ -80,7 +90,13 @@ def recommended_select(
         if pk is None or liked is None:
             continue
         _, topic = from_topics.get(found.because_of, (None, ""))
-        reason = Reason(similar_to=found.because_of, similar_title=liked.title, similar_topic=topic)
+        source = Source.LIKE if topic else positives.source(found.because_of)
+        reason = Reason(
+            similar_to="" if found.because_of.startswith("library:") else found.because_of,
+            similar_title=liked.title,
+            similar_topic=topic,
+            similar_source=source.value,
+        )
         content.recommended.append(Pick(context.papers[pk], Section.RECOMMENDED, reason))
     if content.recommended:
         content.quiet_reason = ""

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from digest.composing.build import DayBuilder, digest_message, subscriber_links
 from digest.composing.content import Update
+from subscriptions.library.selectors import ReaderPositives, positives_by_subscriber
 from digest.composing.selection import (
     sent_papers_by_subscriber,
     topics_by_subscriber,
@@ -58,8 +59,6 @@ from digest.delivery.sending_errors import (
 )
 from digest.logging import log_context
 from digest.models import Delivery
-from digest.recommend import Vote
-from subscriptions.feedback.selectors import votes_by_subscriber
 from subscriptions.models import Subscriber
 
 logger = logging.getLogger("digest.delivery")
@@ -164,7 +163,7 @@ class BatchSender:
         subscriber_ids = [r.subscriber_id for r in rows]
         history = sent_papers_by_subscriber(subscriber_ids=subscriber_ids, day=builder.day)
         topics = topics_by_subscriber(subscriber_ids=subscriber_ids)
-        votes = votes_by_subscriber(subscriber_ids=subscriber_ids)
+        positives = positives_by_subscriber(subscriber_ids=subscriber_ids)
         updates = updates_by_subscriber(subscriber_ids=subscriber_ids, context=builder.context)
 
         def build(row: Delivery) -> Built:
@@ -174,7 +173,7 @@ class BatchSender:
                     builder,
                     history.get(row.subscriber_id, (set(), None)),
                     topics.get(row.subscriber_id, []),
-                    votes.get(row.subscriber_id, []),
+                    positives.get(row.subscriber_id, ReaderPositives()),
                     updates.get(row.subscriber_id, []),
                 )
 
@@ -230,14 +229,14 @@ class BatchSender:
         builder: DayBuilder,
         history: tuple[set[str], date | None],
         topics: list[str],
-        votes: list[Vote],
+        positives: ReaderPositives,
         updates: list[Update],
     ) -> Built:
         """The row's digest and the bytes to send, before its claim: nothing here writes, and
         the claim decides whether it is used."""
         try:
             content = builder.select(
-                row.subscriber, history=history, topics=topics, votes=votes, updates=updates
+                row.subscriber, history=history, topics=topics, positives=positives, updates=updates
             )
             if row.subscriber.deliver_by == Subscriber.DeliverBy.FEED:
                 # The same selection, no email.

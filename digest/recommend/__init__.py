@@ -15,6 +15,7 @@ A stage before composing: it imports :class:`digest.models.Paper` and libraries,
 from digest.recommend.features import FeatureSpace, PaperText, feature_space_fit, paper_text
 from digest.recommend.ranking import (
     LIKE_THRESHOLD,
+    RECOMMEND_FLOOR,
     DayFeatures,
     Recommendation,
     day_features_build,
@@ -36,6 +37,7 @@ from digest.recommend.window import WindowFeatures
 
 __all__ = [
     "LIKE_THRESHOLD",
+    "RECOMMEND_FLOOR",
     "DayFeatures",
     "FeatureSpace",
     "PaperText",

@@ -25,6 +25,10 @@ from digest.recommend.readers import ReaderModel
 # plus word prefixes space (features.py). Cosines depend on the window the space is fitted on;
 # rerun that after changing the features.
 LIKE_THRESHOLD = 0.10
+# The Recommended section's floor: a paper goes in only if some liked paper (or library paper)
+# has at least this cosine with it; rather a short section than a weak paper.
+# `bench/recommend_eval.py --calibrate-floor` (docs/recommendations.md, "The floor").
+RECOMMEND_FLOOR = 0.10
 # Papers whose vectors and similarity rows a day keeps (a row is 4 bytes per candidate: 200 MB
 # for a 1,000-paper day at most); past the limit they are computed each time, results unchanged.
 CACHE_LIMIT = 50_000
@@ -116,13 +120,15 @@ def recommend_batch(
     voted: Mapping[str, PaperText],
     exclude: Mapping[K, Collection[str]] | None = None,
     limit: int = 5,
+    floor: float = RECOMMEND_FLOOR,
 ) -> dict[K, list[Recommendation]]:
     """Each reader's Recommended section: at most `limit` of the day's papers, best first.
 
     `voted` holds the texts of the papers these readers voted on (one query per batch); a voted
     paper missing from it is ignored. Left out for a reader: `exclude[reader]` (the papers
     already in their email), the papers they voted on, and papers nothing they liked resembles
-    (score not above zero), so a section can be short or empty.
+    (score not above zero, or no liked paper with a cosine of at least `floor` to it), so a
+    section can be short or empty.
     """
     exclude = exclude or {}
     readers = list(models)
@@ -152,7 +158,7 @@ def recommend_batch(
             if position is not None:
                 reader_scores[position] = -np.inf
         liked_rows = [column[i] for i in model.liked if i in column]
-        result[reader] = _top(day, reader_scores, similarity, liked_rows, voted_ids, limit)
+        result[reader] = _top(day, reader_scores, similarity, liked_rows, voted_ids, limit, floor)
     return result
 
 
@@ -163,18 +169,22 @@ def _top(
     liked_rows: list[int],
     voted_ids: list[str],
     limit: int,
+    floor: float,
 ) -> list[Recommendation]:
     if not liked_rows or limit <= 0:
         return []
-    count = min(limit, len(scores))
+    # Twice the places: a paper under the floor leaves its place to the next one that passes.
+    count = min(2 * limit, len(scores))
     top = np.argpartition(-scores, count - 1)[:count]
     # Ties broken by the day's order (the caller's, e.g. trending first), so output is stable.
     best = sorted(top.tolist(), key=lambda position: (-scores[position], position))
     picks = []
     for position in best:
-        if not scores[position] > 0:
+        if not scores[position] > 0 or len(picks) >= limit:
             break
         nearest = max(liked_rows, key=lambda row: similarity[row, position])
+        if similarity[nearest, position] < floor:
+            continue
         picks.append(
             Recommendation(
                 arxiv_id=day.arxiv_ids[position],
@@ -193,10 +203,11 @@ def recommend(
     voted: Mapping[str, PaperText],
     exclude: Collection[str] = (),
     limit: int = 5,
+    floor: float = RECOMMEND_FLOOR,
 ) -> list[Recommendation]:
     """One reader's Recommended section (see :func:`recommend_batch`, which a send batch uses)."""
     return recommend_batch(
-        day=day, models={0: model}, voted=voted, exclude={0: exclude}, limit=limit
+        day=day, models={0: model}, voted=voted, exclude={0: exclude}, limit=limit, floor=floor
     )[0]
 
 

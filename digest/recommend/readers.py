@@ -29,6 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 DISLIKE_WEIGHT = 0.2
+# A reference library, however large, weighs as much as this many explicit likes together (or
+# its size, if smaller): a reader's three "More like this" clicks of this week still count for
+# 3/8 of the model beside a library of 2,000 papers, and a library alone is its own mean.
+# Not tuned (docs/recommendations.md, "Library papers").
+LIBRARY_AS_LIKES = 5.0
 # Bumped when the training changes, so every stored model is retrained once.
 MODEL_VERSION = 1
 
@@ -72,7 +77,7 @@ class ReaderModel:
             raise ValueError(f"not a stored reader model: {exc}") from exc
 
 
-def votes_fingerprint(votes: Iterable[Vote]) -> str:
+def votes_fingerprint(votes: Iterable[Vote], library: Mapping[str, float] | None = None) -> str:
     """A digest of the votes (order-free) and of the model version: equal means no retrain.
 
     A second vote on a paper replaces the first upstream, so each id appears once here; if an
@@ -80,20 +85,38 @@ def votes_fingerprint(votes: Iterable[Vote]) -> str:
     """
     latest = {vote.arxiv_id: vote.liked for vote in votes}
     lines = [f"v{MODEL_VERSION}"] + [f"{i}\t{int(liked)}" for i, liked in sorted(latest.items())]
+    lines += [f"L{key}\t{weight:.6g}" for key, weight in sorted((library or {}).items())]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:32]
 
 
-def reader_model_train(*, votes: Iterable[Vote]) -> ReaderModel | None:
-    """The reader's model, or None with no votes (such a reader gets no recommendations)."""
+def reader_model_train(
+    *, votes: Iterable[Vote], library: Mapping[str, float] | None = None
+) -> ReaderModel | None:
+    """The reader's model, or None with neither votes nor library (no recommendations).
+
+    `library` holds the reader's library papers the model scores with, each with how many of
+    the library's papers it stands for (1 each, or a cluster's size for a summarised library:
+    subscriptions.library.summary); a paper also voted on counts as the vote. Likes and the
+    library are one positive set: each like weighs 1, the library as a whole
+    ``min(its size, LIBRARY_AS_LIKES)`` shared by its papers' weights; the centroid is their
+    weighted mean.
+    """
     votes = list(votes)
     latest = {vote.arxiv_id: vote.liked for vote in votes}
-    if not latest:
+    library = {k: w for k, w in (library or {}).items() if k not in latest and w > 0}
+    if not latest and not library:
         return None
     liked = sorted(i for i, is_liked in latest.items() if is_liked)
     disliked = sorted(i for i, is_liked in latest.items() if not is_liked)
-    coefficients = {i: 1.0 / len(liked) for i in liked}
+    library_size = sum(library.values())
+    library_mass = min(library_size, LIBRARY_AS_LIKES)
+    total = len(liked) + library_mass
+    coefficients = {i: 1.0 / total for i in liked}
+    coefficients.update(
+        {k: library_mass * w / library_size / total for k, w in sorted(library.items())}
+    )
     coefficients.update({i: -DISLIKE_WEIGHT / len(disliked) for i in disliked})
-    return ReaderModel(fingerprint=votes_fingerprint(votes), coefficients=coefficients)
+    return ReaderModel(fingerprint=votes_fingerprint(votes, library), coefficients=coefficients)
 
 
 @dataclass(slots=True)

@@ -82,6 +82,7 @@ def delivery_view(request: HttpRequest, token: str) -> HttpResponse:
                 similar_to=similar.get("arxiv_id", ""),
                 similar_title=similar.get("title", ""),
                 similar_topic=similar.get("topic", ""),
+                similar_source=similar.get("source", ""),
                 labels=tuple(reason.get("labels", ())),
             ),
         )

@@ -49,20 +49,14 @@ INTERESTS = {
     "adversarial robustness": ["2306.01762", "2506.21046", "1710.07859", "2503.20454"],
     "vision backbones": ["2409.10594", "2303.02165", "2305.12972", "2103.00112"],
 }
-MEDICAL_MISS = pytest.mark.xfail(
-    strict=True,
-    reason="known limit of word features on this listing: liked, the three others rank 2nd "
-    "(knee X-rays), 5th (oncology review) and 6th (dementia, mostly about LLM reasoning) of 54, "
-    "below a clinical-documents NLP paper (1st), a facial-expression Mamba paper (3rd, shares "
-    "'Mamba') and an X-ray baggage-screening paper (4th); disliked, they rank 53rd, 50th and 49th; "
-    "1 of the 20 choices of three liked papers passes (bench/recommend_eval.py --seed-choices)",
-)
-TABLE = [
-    pytest.param("medical imaging", marks=MEDICAL_MISS),
-    "NLP and text",
-    "adversarial robustness",
-    "vision backbones",
-]
+# How deep the interest's other papers may rank: right after the voted ones, except for medical
+# imaging, where no text-feature model puts all three above a clinical-documents NLP paper that
+# is medical in every word (docs/recommendations.md: liked, they rank 2nd, 5th and 6th of 54,
+# below that paper, a facial-expression Mamba paper and an X-ray baggage-screening paper; 1 of
+# the 20 choices of three liked papers has them on top, with the recipe as with ours). The
+# criterion accepted for it (issue 27): within the top six, or disliked, the bottom six.
+DEPTH = {"medical imaging": 6}
+TABLE = ["medical imaging", "NLP and text", "adversarial robustness", "vision backbones"]
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +87,13 @@ def test_likes_rank_the_interests_other_papers_above_the_rest(papers, space, int
     order = reorder(day=day, model=model, voted=papers, papers=rest)
 
     assert sorted(order) == sorted(p.arxiv_id for p in rest)  # none removed
-    assert set(order[: len(others)]) == others, [order.index(i) for i in others]
-    picks = recommend(day=day, model=model, voted=papers, limit=len(others))
-    assert {pick.arxiv_id for pick in picks} == others
+    depth = DEPTH.get(interest, len(others))
+    assert others <= set(order[:depth]), [order.index(i) for i in others]
+    picks = {pick.arxiv_id for pick in recommend(day=day, model=model, voted=papers, limit=depth)}
+    if depth == len(others):
+        assert picks == others
+    else:  # the floor leaves out the weakest (the dementia paper: cosines 0.03 to 0.08)
+        assert picks & others
 
 
 @pytest.mark.parametrize("interest", TABLE)
@@ -107,7 +105,8 @@ def test_dislikes_rank_the_interests_other_papers_last(papers, space, interest):
 
     order = reorder(day=day, model=model, voted=papers, papers=rest)
 
-    assert set(order[-len(others) :]) == others, [order.index(i) for i in others]
+    depth = DEPTH.get(interest, len(others))
+    assert others <= set(order[-depth:]), [order.index(i) for i in others]
     # Dislikes alone recommend nothing: there is no liked paper to be similar to.
     assert recommend(day=day, model=model, voted=papers) == []
 
