@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from digest.models import Paper
 from digest.sources.arxiv import fetch_arxiv_ids
-from digest.sources.http import FetchError, HttpFetcher, shared_rate_limiter
+from digest.sources.http import FetchError, HttpFetcher, RateLimiter, shared_rate_limiter
 from subscriptions.library.parsing import (
     LibraryEntry,
     LibraryFormatError,
@@ -97,6 +97,7 @@ def library_import_run(
     *,
     library_import: LibraryImport,
     fetcher: HttpFetcher | None = None,
+    limiter: RateLimiter | None = None,
     progress: Progress | None = None,
 ) -> LibraryImport:
     """Store the import's new entries with their abstracts and record the result on the row.
@@ -114,7 +115,8 @@ def library_import_run(
         parsed = parse_library(run.content, format=run.format)
         fresh, duplicates = _new_entries(run.subscriber, parsed.entries)
         report(f"{len(fresh)} new papers, {duplicates} already in the library")
-        texts, looked_up = _texts(fresh, fetcher, report)
+        limiter = limiter or shared_rate_limiter("arxiv", settings.ARXIV_REQUEST_INTERVAL)
+        texts, looked_up = _texts(fresh, fetcher, limiter, report)
         with transaction.atomic():
             rows = [_row(run, entry, texts.get(entry.arxiv_id)) for entry in fresh]
             # ignore_conflicts: an import of the same papers running at the same time
@@ -170,7 +172,10 @@ def _new_entries(
 
 
 def _texts(
-    entries: list[LibraryEntry], fetcher: HttpFetcher | None, report: Progress
+    entries: list[LibraryEntry],
+    fetcher: HttpFetcher | None,
+    limiter: RateLimiter,
+    report: Progress,
 ) -> tuple[dict[str, tuple[str, str, tuple[str, ...]]], int]:
     """(title, abstract, authors) by arXiv id for the entries that lack an abstract: from the
     stored papers, then from arXiv. Returns them and how many were found."""
@@ -184,19 +189,19 @@ def _texts(
     if missing:
         if fetcher is None:
             with HttpFetcher.from_settings() as own:
-                _from_arxiv(missing, own, found, report)
+                _from_arxiv(missing, own, limiter, found, report)
         else:
-            _from_arxiv(missing, fetcher, found, report)
+            _from_arxiv(missing, fetcher, limiter, found, report)
     return found, len(found)
 
 
 def _from_arxiv(
     arxiv_ids: list[str],
     fetcher: HttpFetcher,
+    limiter: RateLimiter,
     found: dict[str, tuple[str, str, tuple[str, ...]]],
     report: Progress,
 ) -> None:
-    limiter = shared_rate_limiter("arxiv", settings.ARXIV_REQUEST_INTERVAL)
     asked = 0
     batches = fetch_arxiv_ids(
         arxiv_ids,

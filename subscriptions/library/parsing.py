@@ -32,6 +32,12 @@ _ID = r"(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[a-z]{2})?/\d{7})(?:v\d+)?"
 _ARXIV_IN_TEXT = re.compile(
     rf"arxiv\.org/(?:abs|pdf)/{_ID}|10\.48550/arxiv\.{_ID}|arxiv:\s*{_ID}", re.IGNORECASE
 )
+# A pasted line that is one arXiv id, URL or DOI and nothing else.
+_PASTED = re.compile(
+    rf"^(?:arxiv:\s*{_ID}|(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/{_ID}(?:\.pdf)?/?"
+    rf"|(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?10\.48550/arxiv\.{_ID}|{_ID})$",
+    re.IGNORECASE,
+)
 _DOI = re.compile(r"\b(10\.\d{4,9}/\S+)", re.IGNORECASE)
 _BRACES = re.compile(r"[{}]")
 _SPACE = re.compile(r"\s+")
@@ -371,7 +377,8 @@ def _ids(text: str) -> ParsedLibrary:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        arxiv_id = arxiv_id_in(line)
+        match = _PASTED.match(line)
+        arxiv_id = normalize_arxiv_id(next(g for g in match.groups() if g)) if match else None
         if arxiv_id:
             parsed.entries.append(LibraryEntry(line=number, arxiv_id=arxiv_id))
         else:

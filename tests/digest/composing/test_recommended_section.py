@@ -9,12 +9,14 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core import mail
 from django.core.management import call_command
 
 from digest.composing.build import DayBuilder, subscriber_links
 from digest.delivery.batch import deliveries_plan, deliveries_send
 from digest.models import Delivery, Paper
 from digest.recommend import feature_space_fit, paper_text
+from subscriptions.library.importing import library_import_run, library_import_start
 from subscriptions.models import Vote
 from tests.support.factories import SubscriberFactory
 
@@ -73,9 +75,37 @@ def test_votes_bring_the_section_with_its_reasons(snapshot_day, settings):
         assert similar["arxiv_id"] == max(cosines, key=cosines.__getitem__)
         title = Paper.objects.get(arxiv_id=similar["arxiv_id"]).title
         assert entry["reason"]["text"] == f"Similar to “{title}” that you liked"
+        assert similar["source"] == "vote"
     # The other robustness papers not already in the email come first.
     rest = ROBUSTNESS - shown - voted
     assert {e["arxiv_id"] for e in recommended[: len(rest)]} == rest
+
+
+def test_a_library_and_no_votes_bring_the_section_the_next_day(snapshot_day, settings):
+    """A new reader imports a library (two robustness papers, by arXiv id: their abstracts
+    come from the stored papers) and votes on nothing: the day's digest recommends the other
+    robustness papers "from your library", and never the library's own papers."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    reader = SubscriberFactory(max_papers=10, topics=["adversarial"])
+    run = library_import_start(subscriber=reader, data="\n".join(LIKED).encode())
+    assert library_import_run(library_import=run).imported == 2
+    found = preview(reader, snapshot_day)
+    recommended = found["sections"]["recommended"]
+    assert recommended
+    everything = {e["arxiv_id"] for section in found["sections"].values() for e in section}
+    assert not everything & set(LIKED)  # the reader has them: neither listed nor recommended
+    assert {e["reason"]["similar_to"]["source"] for e in recommended} == {"library"}
+    titles = {Paper.objects.get(arxiv_id=i).title for i in LIKED}
+    for entry in recommended:
+        assert entry["reason"]["similar_to"]["title"] in titles
+        assert entry["reason"]["text"].endswith("” from your library")
+    assert ROBUSTNESS - set(LIKED) <= {e["arxiv_id"] for e in recommended} | everything
+    deliveries_send(delivery_ids=deliveries_plan(day=snapshot_day))
+    assert Delivery.objects.get(subscriber=reader).status == "sent"
+    email = mail.outbox[-1]
+    html_part = email.alternatives[0][0]
+    assert "Recommended for you" in html_part and "</em> from your library" in html_part
+    assert "” from your library" in email.body
 
 
 def test_the_email_shows_the_section_after_the_topics(snapshot_day):
