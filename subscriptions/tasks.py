@@ -1,7 +1,8 @@
 """Thin Celery tasks: take plain values, call one service, return.
 
 Each group keeps its own tasks (:mod:`subscriptions.readers.tasks`,
-:mod:`subscriptions.feedback.tasks`, :mod:`subscriptions.library.tasks`); this module, the one Celery's autodiscovery imports, gathers
+:mod:`subscriptions.feedback.tasks`, :mod:`subscriptions.library.tasks`); this module, the one
+Celery's autodiscovery imports, gathers
 them. Task names are fixed strings: queued messages name them, so a move never strands one.
 """
 

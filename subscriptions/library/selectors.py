@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from digest.recommend import PaperText, Vote
 from subscriptions.feedback.selectors import votes_by_subscriber
-from subscriptions.models import LibraryPaper
+from subscriptions.models import LibraryImport, LibraryPaper
 
 
 class Source(StrEnum):
@@ -82,3 +82,27 @@ def owned_arxiv_ids(*, subscriber_id: int) -> set[str]:
     """The arXiv ids of a reader's library."""
     rows = LibraryPaper.objects.filter(subscriber_id=subscriber_id).exclude(arxiv_id="")
     return set(rows.values_list("arxiv_id", flat=True))
+
+
+LIBRARY_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryOverview:
+    """The manage page's library section."""
+
+    count: int
+    newest: list[LibraryPaper]
+    running: list[LibraryImport]
+    last_finished: LibraryImport | None
+
+
+def library_overview(*, subscriber_id: int, shown: int = LIBRARY_SHOWN) -> LibraryOverview:
+    papers = LibraryPaper.objects.filter(subscriber_id=subscriber_id)
+    imports = LibraryImport.objects.filter(subscriber_id=subscriber_id).defer("content")
+    return LibraryOverview(
+        count=papers.count(),
+        newest=list(papers.order_by("-added_at", "-id")[:shown]),
+        running=list(imports.filter(status=LibraryImport.Status.RUNNING)),
+        last_finished=imports.exclude(status=LibraryImport.Status.RUNNING).first(),
+    )
