@@ -15,7 +15,7 @@ from subscriptions.library.importing import (
 )
 from subscriptions.library.parsing import FORMATS
 from subscriptions.models import Subscriber
-from subscriptions.services import normalize_email
+from subscriptions.readers.services import normalize_email
 
 
 class Command(BaseCommand):

@@ -20,7 +20,7 @@ from digest.sources.http import RateLimiter
 from subscriptions import tasks
 from subscriptions.library.importing import library_import_run, library_import_start
 from subscriptions.models import LibraryImport, LibraryPaper
-from tests.factories import SubscriberFactory
+from tests.support.factories import SubscriberFactory
 
 DATA = Path(__file__).parent / "data"
 ARXIV_PATH = "/api/query"
