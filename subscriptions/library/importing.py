@@ -55,13 +55,15 @@ def max_entries() -> int:
 
 
 def library_import_check(
-    *, data: bytes, file_name: str = "", format: str | None = None
+    *, data: bytes, file_name: str = "", format: str | None = None, size: int | None = None
 ) -> ParsedLibrary:
-    """Parse an upload, or refuse it with a message a reader can act on."""
+    """Parse an upload, or refuse it with a message a reader can act on. `size` is the whole
+    upload's when `data` holds only its start (a form reads no more than the limit)."""
     limit = max_bytes()
-    if len(data) > limit:
+    size = len(data) if size is None else size
+    if size > limit:
         raise LibraryRefused(
-            f"The file is {len(data) / 1024 / 1024:.1f} MB; an import takes at most "
+            f"The file is {size / 1024 / 1024:.1f} MB; an import takes at most "
             f"{limit / 1024 / 1024:.0f} MB. Export a smaller collection, or split the file."
         )
     try:
@@ -89,7 +91,7 @@ def library_import_start(
         format=parsed.format,
         content=decode(data),
         entries=len(parsed.entries) + len(parsed.skipped),
-        progress=f"{len(parsed.entries)} entries read",
+        progress=f"{len(parsed.entries)} entr{'y' if len(parsed.entries) == 1 else 'ies'} read",
     )
 
 

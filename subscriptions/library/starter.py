@@ -21,7 +21,9 @@ from django.db.models import Count, Max
 from digest.models import Paper
 from digest.papers.selectors import latest_listing_day, papers_listed
 from digest.recommend import Recommendation, Vote, WindowFeatures, reader_model_train, recommend
-from subscriptions.models import Subscriber
+from subscriptions.library.importing import library_import_start
+from subscriptions.library.tasks import enqueue_library_import
+from subscriptions.models import LibraryImport, Subscriber
 from subscriptions.models import Vote as VoteRow
 
 STARTER_COUNT = 8
@@ -33,7 +35,8 @@ def starter_papers(*, limit: int = STARTER_COUNT) -> list[Paper]:
     day = latest_listing_day()
     if day is None:
         return []
-    papers = papers_listed(day=day, days=STARTER_DAYS).order_by("-upvotes", "-comments", "arxiv_id")
+    papers = papers_listed(day=day, days=STARTER_DAYS)
+    papers = papers.order_by("-upvotes", "-comments", "arxiv_id")
     return list(papers[:limit])
 
 
@@ -88,3 +91,23 @@ def starter_recommended(*, arxiv_ids: Iterable[str]) -> list[StarterRecommendati
         for r in found
         if r.arxiv_id in by_arxiv_id and r.because_of in by_arxiv_id
     ]
+
+
+def signup_library_record(
+    *,
+    subscriber: Subscriber | None,
+    liked: Iterable[str],
+    upload: tuple[bytes, str] | None,
+) -> LibraryImport | None:
+    """What the signup form adds besides preferences, for a signup that stored them (a new or
+    pending address): the ticked starter papers as likes, and the library to import (queued
+    once committed). Returns the import, if one was started."""
+    if subscriber is None or subscriber.status != Subscriber.Status.PENDING:
+        return None
+    starter_likes_record(subscriber=subscriber, arxiv_ids=liked)
+    if upload is None:
+        return None
+    data, name = upload
+    run = library_import_start(subscriber=subscriber, data=data, file_name=name)
+    enqueue_library_import(run.pk)
+    return run

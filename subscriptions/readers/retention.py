@@ -18,8 +18,8 @@ from subscriptions.readers.services import email_hash
 
 
 def subscriber_erase(*, subscriber: Subscriber) -> None:
-    """Delete the reader, their topics, votes and delivery history (all cascade from the
-    subscriber row); keep only the hashed address."""
+    """Delete the reader, their topics, votes, follows, library and delivery history (all
+    cascade from the subscriber row); keep only the hashed address."""
     with transaction.atomic():
         Suppression.objects.get_or_create(
             email_hash=email_hash(subscriber.email), defaults={"reason": "erased"}

@@ -8,7 +8,10 @@ from django import forms
 from django.conf import settings
 
 from digest.papers.selectors import arxiv_ids_known
+from digest.sources.records import normalize_arxiv_id
 from digest.topics import validate as topic_error
+from subscriptions.library import importing as library_importing
+from subscriptions.library.starter import starter_papers
 from subscriptions.models import Subscriber, Topic, Vote
 from subscriptions.readers.services import Preferences
 from subscriptions.readers.time_zones import time_zone_named
@@ -140,8 +143,68 @@ class PreferencesForm(_Form):
         )
 
 
-class SignupForm(PreferencesForm):
-    field_order = ["email", "topics"]
+class LibraryUploadForm(_Form):
+    """A reference library: an export file or a pasted list. `upload` is (bytes, file name)
+    once valid; a file the import refuses is a field error, and nothing is stored."""
+
+    library_file = forms.FileField(
+        required=False,
+        label="Upload a library file",
+        help_text="BibTeX (.bib), RIS (.ris) or CSL-JSON (.json), as Zotero, Mendeley, JabRef "
+        "or Google Scholar export it; up to 5 MB and 2,000 papers.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".bib,.bibtex,.ris,.json,.txt"}),
+    )
+    library_text = forms.CharField(
+        required=False,
+        label="Or paste arXiv ids, arXiv URLs or DOIs",
+        help_text="One per line, e.g. 2409.10594, https://arxiv.org/abs/2409.10594v2 or "
+        "10.48550/arXiv.2409.10594.",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocapitalize": "off"}),
+    )
+    upload: tuple[bytes, str] | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        self.upload = None
+        file = cleaned.get("library_file")
+        text = (cleaned.get("library_text") or "").strip()
+        if file is None and not text:
+            return cleaned
+        field = "library_file" if file is not None else "library_text"
+        size = None
+        if file is not None:
+            # No more than the limit is read: a larger file is refused by its size.
+            data, name = file.read(library_importing.max_bytes() + 1), file.name or "library"
+            size = file.size
+        else:
+            data, name = text.encode(), ""
+        try:
+            library_importing.library_import_check(data=data, file_name=name, size=size)
+        except library_importing.LibraryRefused as error:
+            self.add_error(field, str(error))
+            return cleaned
+        self.upload = (data, name)
+        return cleaned
+
+
+class StarterField(forms.MultipleChoiceField):
+    """The ticked starter papers: any arXiv ids (the offer may have changed since the form was
+    shown; `starter_likes_record` keeps only what is offered)."""
+
+    def valid_value(self, value: str) -> bool:
+        return normalize_arxiv_id(value) is not None
+
+
+class SignupForm(PreferencesForm, LibraryUploadForm):
+    field_order = ["email", "topics", "starter"]
+
+    starter = StarterField(
+        required=False,
+        label="Start from papers you like",
+        help_text="This week's most upvoted papers: tick the ones you'd like more of, and your "
+        "first digest recommends papers like them.",
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     email = forms.EmailField(
         max_length=254,
@@ -153,6 +216,8 @@ class SignupForm(PreferencesForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.starter_papers = starter_papers()
+        self.fields["starter"].choices = [(p.arxiv_id, p.title) for p in self.starter_papers]
         if not self.is_bound:
             # subscribe.js fills in the browser's time zone (Intl API) on a fresh form.
             self.fields["timezone"].widget.attrs["data-prefill"] = "browser"

@@ -1,6 +1,7 @@
 """A reader's own page, behind their signed manage link: preferences, pause, votes, follows,
-recent digests, their private feed and how the digest reaches them (email, feed, both), export;
-unsubscribe (one click, RFC 8058), resubscribe and erase."""
+library (its actions: library.py), recent digests, their private feed and how the digest
+reaches them (email, feed, both), export; unsubscribe (one click, RFC 8058), resubscribe and
+erase."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from digest.models import Paper
 from subscriptions.feedback import follows, votes
+from subscriptions.library.selectors import library_overview
 from subscriptions.models import Subscriber
 from subscriptions.readers import feeds, services, tasks
 from subscriptions.readers.feeds import feed_token
@@ -86,6 +88,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "token": token,
         "deliveries": deliveries,
         "follows": follows.follows_running(subscriber=subscriber),
+        "library": library_overview(subscriber_id=subscriber.pk),
+        "library_form": forms.LibraryUploadForm(),
         "unsubscribe_token": make_token(subscriber, Purpose.UNSUBSCRIBE),
         "time_zones": time_zone_suggestions(),
         "feed_url": settings.SITE_URL + reverse("feeds:reader", args=[feed_token(subscriber)]),

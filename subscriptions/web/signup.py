@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from subscriptions.library.starter import signup_library_record, starter_recommended
 from subscriptions.models import Subscriber
 from subscriptions.readers import services, tasks
 from subscriptions.readers.time_zones import time_zone_suggestions
@@ -24,16 +25,19 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     """The answer to a valid POST is the same redirect whoever the address belongs to, and the
     email work is always queued (the task decides what, if anything, to send)."""
     if request.method == "POST":
-        form = forms.SignupForm(request.POST)
+        form = forms.SignupForm(request.POST, request.FILES)
         if form.is_valid():
             if signup_limited(request):
                 return too_many(request)
             if not form.is_bot():
-                services.subscriber_request(
+                subscriber = services.subscriber_request(
                     email=form.cleaned_data["email"],
                     preferences=form.preferences(),
                     consent_ip=client_ip(request) or None,
                     consent_text=forms.consent_text(),
+                )
+                signup_library_record(
+                    subscriber=subscriber, liked=form.cleaned_data["starter"], upload=form.upload
                 )
                 tasks.enqueue_signup_email(form.cleaned_data["email"])
             return redirect("subscriptions:check_inbox")
@@ -77,6 +81,18 @@ def preview(request: HttpRequest) -> HttpResponse:
     response = render(
         request, T + "_preview.html", {"preview": result}, status=400 if result.error else 200
     )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def starter_preview(request: HttpRequest) -> HttpResponse:
+    """An HTML fragment for the signup form: the Recommended section the ticked starter papers
+    would bring in the first digest."""
+    if preview_limited(request):
+        return render(request, T + "_preview_limited.html", status=429)
+    picks = starter_recommended(arxiv_ids=request.GET.getlist("like")[:20])
+    response = render(request, T + "_starter_preview.html", {"picks": picks})
     response["Cache-Control"] = "no-store"
     return response
 

@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from subscriptions.web import export, feedback, manage, signup
+from subscriptions.web import export, feedback, library, manage, signup
 
 app_name = "subscriptions"
 
 urlpatterns = [
     path("subscribe/", signup.subscribe, name="subscribe"),
     path("subscribe/preview/", signup.preview, name="preview"),
+    path("subscribe/preview/starter/", signup.starter_preview, name="starter_preview"),
     path("subscribe/check-your-inbox/", signup.check_inbox, name="check_inbox"),
     path("confirm/resend/", signup.resend, name="resend"),
     path("confirm/<str:token>/", signup.confirm, name="confirm"),
@@ -19,6 +20,7 @@ urlpatterns = [
     # Liked and followed papers as BibTeX or CSL-JSON.
     path("manage/<str:token>/export.bib", export.export, {"fmt": "bib"}, name="export_bibtex"),
     path("manage/<str:token>/export.json", export.export, {"fmt": "json"}, name="export_csl"),
+    path("manage/<str:token>/library/", library.library, name="library"),
     # A card's vote link: the reader's feedback token, then the paper (old-style ids have a
     # slash), then ?v=more or ?v=less. Built by digest.composing.build.card_bases().
     path("feedback/<str:token>/<path:arxiv_id>/", feedback.feedback, name="feedback"),

@@ -97,3 +97,43 @@
   }
   if (field.value.trim()) refresh();
 })();
+
+/* Starter picks on the signup form: the Recommended section the ticked papers would bring. */
+(function () {
+  "use strict";
+  var group = document.getElementById("starter");
+  var panel = document.getElementById("starter-preview");
+  if (!group || !panel || !window.fetch) return;
+  var body = document.getElementById("starter-preview-body");
+  var boxes = group.querySelectorAll("input[name='starter']");
+  var url = group.dataset.previewUrl;
+  var timer = null;
+  panel.hidden = false;
+
+  function refresh() {
+    var query = [];
+    boxes.forEach(function (box) {
+      if (box.checked) query.push("like=" + encodeURIComponent(box.value));
+    });
+    panel.setAttribute("aria-busy", "true");
+    fetch(url + "?" + query.join("&"), {
+      headers: { "X-Requested-With": "fetch" },
+      credentials: "same-origin",
+    })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        // Rendered and escaped by the server (templates/web/.../_starter_preview.html).
+        body.innerHTML = html;
+        panel.removeAttribute("aria-busy");
+      })
+      .catch(function () { panel.removeAttribute("aria-busy"); });
+  }
+
+  boxes.forEach(function (box) {
+    box.addEventListener("change", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, 200);
+    });
+  });
+  if (group.querySelector("input[name='starter']:checked")) refresh();
+})();
