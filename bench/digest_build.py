@@ -165,7 +165,13 @@ def make_libraries(
                     weight=weight if k < representatives else 0.0,
                 )
 
-    LibraryPaper.objects.bulk_create(rows(), batch_size=5000)
+    chunk: list = []
+    for row in rows():  # bulk_create would hold all 2.5 million objects at once
+        chunk.append(row)
+        if len(chunk) == 5000:
+            LibraryPaper.objects.bulk_create(chunk)
+            chunk = []
+    LibraryPaper.objects.bulk_create(chunk)
     # One 2,000-paper library summarised, as after its import.
     reader = Subscriber.objects.create(email="library-2000@example.org", status="paused")
     LibraryPaper.objects.bulk_create(

@@ -326,6 +326,12 @@ DIGEST_VIEW_MORE_COUNT = env.int("DIGEST_VIEW_MORE_COUNT", default=100)
 # "Recommended for you": at most this many of the day's papers, after the topic section, for
 # readers with votes or `like:` topics (on top of their cap of trending and topic papers).
 DIGEST_RECOMMENDED_COUNT = env.int("DIGEST_RECOMMENDED_COUNT", default=5)
+# A reader's reference library (subscriptions/library/): per import at most this many bytes and
+# entries (a larger file is refused before anything is stored); a library larger than
+# LIBRARY_POSITIVES_MAX is summarised by that many weighted representatives for the model.
+LIBRARY_IMPORT_MAX_BYTES = env.int("LIBRARY_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+LIBRARY_IMPORT_MAX_ENTRIES = env.int("LIBRARY_IMPORT_MAX_ENTRIES", default=2000)
+LIBRARY_POSITIVES_MAX = env.int("LIBRARY_POSITIVES_MAX", default=40)
 # Followed papers: a follow lasts this many days unless renewed; upvote counts that are news.
 FOLLOW_DAYS = env.int("FOLLOW_DAYS", default=60)
 FOLLOW_UPVOTE_THRESHOLDS = sorted(

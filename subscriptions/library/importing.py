@@ -38,20 +38,17 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
-MAX_BYTES_DEFAULT = 5 * 1024 * 1024
-MAX_ENTRIES_DEFAULT = 2000
-
 
 class LibraryRefused(ValueError):
     """The whole file is refused (too large, not a library): nothing was stored."""
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "LIBRARY_IMPORT_MAX_BYTES", MAX_BYTES_DEFAULT))
+    return int(settings.LIBRARY_IMPORT_MAX_BYTES)
 
 
 def max_entries() -> int:
-    return int(getattr(settings, "LIBRARY_IMPORT_MAX_ENTRIES", MAX_ENTRIES_DEFAULT))
+    return int(settings.LIBRARY_IMPORT_MAX_ENTRIES)
 
 
 def library_import_check(

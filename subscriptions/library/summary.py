@@ -20,11 +20,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from subscriptions.models import LibraryPaper, Subscriber
 
-POSITIVES_MAX_DEFAULT = 40
-
-
 def positives_max() -> int:
-    return int(getattr(settings, "LIBRARY_POSITIVES_MAX", POSITIVES_MAX_DEFAULT))
+    return int(settings.LIBRARY_POSITIVES_MAX)
 
 
 def library_summarise(*, subscriber: Subscriber) -> int:
