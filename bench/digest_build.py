@@ -193,8 +193,8 @@ def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, o
     from django.test.utils import CaptureQueriesContext
 
     from digest.composing.build import DayBuilder
-    from subscriptions.library.selectors import ReaderPositives, positives_by_subscriber
     from digest.composing.selection import sent_papers_by_subscriber, updates_by_subscriber
+    from subscriptions.library.selectors import ReaderPositives, positives_by_subscriber
     from subscriptions.models import Subscriber, Topic
 
     builder = DayBuilder(DAY)

@@ -128,6 +128,7 @@ def _evaluate(
     papers, interests, *, splits: int, seed: int, library_size: int | None, calibrate_floor: bool
 ) -> None:
     from digest.recommend import (
+        RECOMMEND_FLOOR,
         Vote,
         day_features_build,
         feature_space_fit,
@@ -171,8 +172,13 @@ def _evaluate(
             model = reader_model_train(votes=votes, library=dict.fromkeys(library, 1.0))
             assert model is not None
             day = day_features_build(space=space, candidates=[by_id[i] for i in day2])
-            extra = {} if floor is None else {"floor": floor}
-            picks = recommend(day=day, model=model, voted=by_id, limit=k, **extra)
+            picks = recommend(
+                day=day,
+                model=model,
+                voted=by_id,
+                limit=k,
+                floor=RECOMMEND_FLOOR if floor is None else floor,
+            )
             scores["ours"].append(sum(p.arxiv_id in relevant for p in picks) / k)
             observed.extend((p.similarity, p.arxiv_id in relevant) for p in picks)
             sections.append([p.similarity for p in picks])

@@ -26,7 +26,6 @@ from django.utils import timezone
 
 from digest.composing.build import DayBuilder, digest_message, subscriber_links
 from digest.composing.content import Update
-from subscriptions.library.selectors import ReaderPositives, positives_by_subscriber
 from digest.composing.selection import (
     sent_papers_by_subscriber,
     topics_by_subscriber,

@@ -178,7 +178,7 @@ def _top(
     top = np.argpartition(-scores, count - 1)[:count]
     # Ties broken by the day's order (the caller's, e.g. trending first), so output is stable.
     best = sorted(top.tolist(), key=lambda position: (-scores[position], position))
-    picks = []
+    picks: list[Recommendation] = []
     for position in best:
         if not scores[position] > 0 or len(picks) >= limit:
             break

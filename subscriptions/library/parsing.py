@@ -192,7 +192,7 @@ def _bibtex(text: str) -> ParsedLibrary:
     )
     for failed in library.failed_blocks:
         reason = _BIBTEX_FAILED.get(type(failed).__name__, "a broken entry (unclosed brace?)")
-        parsed.skipped.append(SkippedEntry(failed.start_line + 1, reason))
+        parsed.skipped.append(SkippedEntry((failed.start_line or 0) + 1, reason))
     _collect(parsed, (_bibtex_entry(entry) for entry in library.entries))
     parsed.skipped.sort(key=lambda skipped: skipped.line)
     return parsed

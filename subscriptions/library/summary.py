@@ -20,6 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from subscriptions.models import LibraryPaper, Subscriber
 
+
 def positives_max() -> int:
     return int(settings.LIBRARY_POSITIVES_MAX)
 

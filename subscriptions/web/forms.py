@@ -163,8 +163,8 @@ class LibraryUploadForm(_Form):
     )
     upload: tuple[bytes, str] | None = None
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean() or self.cleaned_data
         self.upload = None
         file = cleaned.get("library_file")
         text = (cleaned.get("library_text") or "").strip()
@@ -217,7 +217,9 @@ class SignupForm(PreferencesForm, LibraryUploadForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.starter_papers = starter_papers()
-        self.fields["starter"].choices = [(p.arxiv_id, p.title) for p in self.starter_papers]
+        starter = self.fields["starter"]
+        assert isinstance(starter, StarterField)
+        starter.choices = [(p.arxiv_id, p.title) for p in self.starter_papers]
         if not self.is_bound:
             # subscribe.js fills in the browser's time zone (Intl API) on a fresh form.
             self.fields["timezone"].widget.attrs["data-prefill"] = "browser"

@@ -29,7 +29,7 @@ def library(request: HttpRequest, token: str) -> HttpResponse:
         form = forms.LibraryUploadForm(request.POST, request.FILES)
         if not form.is_valid():
             for errors in form.errors.values():
-                messages.error(request, " ".join(errors))
+                messages.error(request, " ".join(str(error) for error in errors))
         elif form.upload is None:
             messages.error(request, "Choose a file or paste a list to import.")
         else:

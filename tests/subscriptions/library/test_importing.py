@@ -52,7 +52,8 @@ class ArxivStandIn:
     get a 503."""
 
     def __init__(self, known: dict[str, tuple[str, str]], fail: tuple[int, ...] = ()) -> None:
-        self.known, self.fail, self.asked = known, fail, []
+        self.known, self.fail = known, fail
+        self.asked: list[list[str]] = []
 
     def __call__(self, request: Request) -> Response:
         ids = request.args["id_list"].split(",")
