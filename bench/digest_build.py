@@ -197,6 +197,7 @@ def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, o
     from subscriptions.library.selectors import ReaderPositives, positives_by_subscriber
     from subscriptions.models import Subscriber, Topic
 
+    cpu_started = time.process_time()
     builder = DayBuilder(DAY)
     built = empty = html_bytes = recommended = with_updates = 0
     batch_queries: list[int] = []
@@ -239,6 +240,7 @@ def build_slice(ids: list[int], batch: int, updates: bool = True) -> dict[str, o
         "recommended": recommended,
         "queries": batch_queries,
         "rss": peak_rss_mb(),
+        "cpu": time.process_time() - cpu_started,
     }
 
 
@@ -321,6 +323,8 @@ def main() -> None:
     print(f"queries per batch of {args.batch}: min {min(queries)}, max {max(queries)}")
     rss = max(float(r["rss"]) for r in results)  # type: ignore[arg-type]
     print(f"peak RSS per process: {max(rss, peak_rss_mb()):.0f} MB")
+    cpu = ", ".join(f"{float(r['cpu']):.1f}" for r in results)  # type: ignore[arg-type]
+    print(f"CPU per process (the figure a busy machine does not inflate): {cpu} s")
 
 
 if __name__ == "__main__":

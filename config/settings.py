@@ -331,7 +331,7 @@ DIGEST_RECOMMENDED_COUNT = env.int("DIGEST_RECOMMENDED_COUNT", default=5)
 # LIBRARY_POSITIVES_MAX is summarised by that many weighted representatives for the model.
 LIBRARY_IMPORT_MAX_BYTES = env.int("LIBRARY_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
 LIBRARY_IMPORT_MAX_ENTRIES = env.int("LIBRARY_IMPORT_MAX_ENTRIES", default=2000)
-LIBRARY_POSITIVES_MAX = env.int("LIBRARY_POSITIVES_MAX", default=40)
+LIBRARY_POSITIVES_MAX = env.int("LIBRARY_POSITIVES_MAX", default=20)
 # Followed papers: a follow lasts this many days unless renewed; upvote counts that are news.
 FOLLOW_DAYS = env.int("FOLLOW_DAYS", default=60)
 FOLLOW_UPVOTE_THRESHOLDS = sorted(

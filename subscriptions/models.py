@@ -281,11 +281,10 @@ class LibraryPaper(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(weight__gte=0), name="library_weight_gte_0"),
         ]
-        indexes = [
-            models.Index(
-                fields=["subscriber"], condition=models.Q(weight__gt=0), name="library_positives"
-            )
-        ]
+        # The batch's read of the papers the model scores with: `weight > 0` for a batch of
+        # readers, without reading their other papers (a partial index would not serve a
+        # parameterised `weight > %s` on SQLite).
+        indexes = [models.Index(fields=["subscriber", "weight"], name="library_positives")]
 
     def __str__(self) -> str:
         return self.title or f"arXiv {self.arxiv_id}"
