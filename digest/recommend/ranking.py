@@ -102,13 +102,22 @@ class DayFeatures:
         return np.stack(rows)
 
 
-def day_features_build(*, space: FeatureSpace, candidates: Sequence[PaperText]) -> DayFeatures:
-    """The day's candidate matrix; `candidates` keep their order in `arxiv_ids`."""
+def day_features_build(
+    *,
+    space: FeatureSpace,
+    candidates: Sequence[PaperText],
+    share_vectors_with: DayFeatures | None = None,
+) -> DayFeatures:
+    """The day's candidate matrix; `candidates` keep their order in `arxiv_ids`. Given
+    `share_vectors_with` (another candidate set in the same space, e.g. the week's), the two
+    transform each paper once between them: a reader's library papers recur in both."""
     day = DayFeatures(
         space=space,
         arxiv_ids=[paper.arxiv_id for paper in candidates],
         matrix=sparse.csr_matrix((0, space.size), dtype=np.float32),
     )
+    if share_vectors_with is not None and share_vectors_with.space is space:
+        day._vectors = share_vectors_with._vectors
     day.matrix = day.vectors(candidates)
     return day
 

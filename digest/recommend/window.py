@@ -39,7 +39,10 @@ class WindowFeatures:
         """The day's papers as candidates, in the window's space (daily readers)."""
         if self._today is None:
             todays = [self._texts[p.arxiv_id] for p in self._papers if p.listed_on == self._day]
-            self._today = day_features_build(space=self.window.space, candidates=todays)
+            window = self.window
+            self._today = day_features_build(
+                space=window.space, candidates=todays, share_vectors_with=window
+            )
         return self._today
 
     def text(self, arxiv_id: str) -> PaperText | None:
