@@ -58,6 +58,7 @@ from digest.delivery.sending_errors import (
 )
 from digest.logging import log_context
 from digest.models import Delivery
+from subscriptions.library.selectors import ReaderPositives, positives_by_subscriber
 from subscriptions.models import Subscriber
 
 logger = logging.getLogger("digest.delivery")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0004_monitoring'),
+        ('subscriptions', '0005_deliver_by_and_feed_address'),
     ]
 
     operations = [
