@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from digest.papers.citations import CitationRecord
 from digest.recommend import PaperText, Vote
 from subscriptions.feedback.selectors import votes_by_subscriber
 from subscriptions.models import LibraryImport, LibraryPaper
@@ -106,3 +107,25 @@ def library_overview(*, subscriber_id: int, shown: int = LIBRARY_SHOWN) -> Libra
         running=list(imports.filter(status=LibraryImport.Status.RUNNING)),
         last_finished=imports.exclude(status=LibraryImport.Status.RUNNING).first(),
     )
+
+
+def library_citations(*, subscriber_id: int, skip: set[str]) -> list[CitationRecord]:
+    """The reader's library papers with an arXiv id, as citation records for their export
+    (those in `skip`, already exported as liked or followed, left out). A paper without an
+    arXiv id came from the reader's own reference manager, where it still is."""
+    rows = (
+        LibraryPaper.objects.filter(subscriber_id=subscriber_id)
+        .exclude(arxiv_id="")
+        .order_by("-added_at", "-id")
+        .values_list("arxiv_id", "title", "authors", "abstract")
+    )
+    return [
+        CitationRecord(
+            arxiv_id=arxiv_id,
+            title=title or f"arXiv:{arxiv_id}",
+            authors=tuple(str(name) for name in authors or ()),
+            abstract=abstract,
+        )
+        for arxiv_id, title, authors, abstract in rows
+        if arxiv_id not in skip
+    ]

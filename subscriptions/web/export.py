@@ -1,4 +1,5 @@
-"""The reader's export, behind their manage link: liked and followed papers as BibTeX (for
+"""The reader's export, behind their manage link: liked and followed papers, then their library
+papers with an arXiv id, as BibTeX (for
 JabRef, BibDesk, LaTeX) or CSL-JSON (Zotero, Pandoc), with arXiv's eprint fields and DOIs."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from digest.papers.citations import bibtex, csl_json
 from subscriptions.feedback.export import papers_to_export
+from subscriptions.library.selectors import library_citations
 from subscriptions.readers.tokens import Purpose
 from subscriptions.web.pages import subscriber_or_page
 
@@ -25,6 +27,9 @@ def export(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
     if isinstance(subscriber, HttpResponse):
         return subscriber
     records = papers_to_export(subscriber=subscriber)
+    records += library_citations(
+        subscriber_id=subscriber.pk, skip={record.arxiv_id for record in records}
+    )
     if fmt == "bib":
         body = bibtex(records)
     else:

@@ -119,3 +119,18 @@ def test_export_needs_a_good_manage_link(client, reader, papers):
     assert response.status_code == 400 and b"@misc" not in response.content
     unsubscribe = make_token(reader, Purpose.UNSUBSCRIBE)
     assert client.get(reverse("subscriptions:export_csl", args=[unsubscribe])).status_code == 400
+
+
+def test_the_export_includes_the_library_papers_with_an_arxiv_id(client, reader, papers):
+    from subscriptions.models import LibraryPaper
+
+    LibraryPaper.objects.create(
+        subscriber=reader, arxiv_id="1706.03762", title="Attention Is All You Need",
+        authors=["Ashish Vaswani"],
+    )  # fmt: skip
+    LibraryPaper.objects.create(subscriber=reader, arxiv_id="2401.01234", title="Liked too")
+    LibraryPaper.objects.create(subscriber=reader, title="A book chapter with no arXiv id")
+    href = reverse("subscriptions:export_bibtex", args=[make_token(reader, Purpose.MANAGE)])
+    library = bibtexparser.parse_string(client.get(href).content.decode())
+    eprints = [entry.fields_dict["eprint"].value for entry in library.entries]
+    assert sorted(eprints) == ["1706.03762", "2401.01234", "2402.00001"]  # each once
