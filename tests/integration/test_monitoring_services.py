@@ -47,8 +47,23 @@ def on_our_redis(settings, redis_server: RedisServer) -> Iterator[None]:
     }
     settings.METRICS_TOKEN = TOKEN
     app.conf.update(broker_url=redis_server.url)
+    _drop_connection_pools()
     yield
     app.conf.update(broker_url=None)
+    _drop_connection_pools()
+
+
+def _drop_connection_pools() -> None:
+    """The app makes its connection and producer pools once per process, bound to the broker of
+    that moment: after an earlier test's broker (or a restart), this test's pings would go to a
+    dead connection and no worker would ever answer. Celery drops both after a fork the same way
+    (Celery._after_fork)."""
+    pool = app.__dict__.get("_pool")
+    if pool is not None:
+        pool.force_close_all()
+    app.__dict__["_pool"] = None
+    with contextlib.suppress(AttributeError, KeyError):
+        app.__dict__["amqp"]._producer_pool = None
 
 
 def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
